@@ -4,8 +4,10 @@
 mod body;
 mod error;
 pub mod extract;
+mod http1;
 pub mod response;
 mod service;
+mod shutdown;
 
 pub use body::Body;
 pub use error::{BoxError, Error};

@@ -1,0 +1,291 @@
+//! The chunked transfer-coding decoder (RFC 9112 §7.1).
+//!
+//! Written here rather than taken from httparse's `parse_chunk_size`, which
+//! accepts any byte in a chunk extension, bare LF included.
+
+use bytes::{Buf, BytesMut};
+
+use super::Reject;
+
+/// Total bytes of chunk extensions allowed in one body.
+const MAX_EXTENSIONS: usize = 16 * 1024;
+/// Total bytes of trailer section allowed in one body.
+const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Trailer fields allowed in one body.
+const MAX_TRAILER_FIELDS: usize = 100;
+/// Longest chunk-size: 16 hex digits fill a u64.
+const MAX_SIZE_DIGITS: usize = 16;
+
+/// Decodes a chunked body incrementally, as its bytes arrive.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkedDecoder {
+    state: State,
+    extension_bytes: usize,
+    trailer_bytes: usize,
+    trailer_fields: usize,
+    total: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    #[default]
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+    Done,
+}
+
+impl ChunkedDecoder {
+    /// Consumes what it can from `input`, appending chunk data to `out`.
+    ///
+    /// Returns `Ok(true)` once the last chunk and the trailer section have
+    /// been read (the bytes after them stay in `input`), `Ok(false)` when it
+    /// needs more input.
+    ///
+    /// # Errors
+    ///
+    /// Returns the response to send for a malformed body or one over
+    /// `max_body` bytes; the connection must then be closed.
+    pub(crate) fn decode(
+        &mut self,
+        input: &mut BytesMut,
+        out: &mut BytesMut,
+        max_body: u64,
+    ) -> Result<bool, Reject> {
+        loop {
+            match self.state {
+                State::Size => {
+                    let Some(line) = take_line(input, MAX_SIZE_DIGITS + MAX_EXTENSIONS + 2)? else {
+                        return Ok(false);
+                    };
+                    let (size, ext_len) = parse_size_line(&line)?;
+                    self.extension_bytes += ext_len;
+                    if self.extension_bytes > MAX_EXTENSIONS {
+                        return Err(Reject::bad_request("chunk extensions too large"));
+                    }
+                    self.total = self
+                        .total
+                        .checked_add(size)
+                        .filter(|&t| t <= max_body)
+                        .ok_or(Reject::BODY_TOO_LARGE)?;
+                    self.state = if size == 0 {
+                        State::Trailers
+                    } else {
+                        State::Data(size)
+                    };
+                }
+                State::Data(remaining) => {
+                    if input.is_empty() {
+                        return Ok(false);
+                    }
+                    let n = remaining.min(input.len() as u64) as usize;
+                    out.extend_from_slice(&input[..n]);
+                    input.advance(n);
+                    let left = remaining - n as u64;
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
+                }
+                State::DataEnd => {
+                    if input.len() < 2 {
+                        if input.first().is_some_and(|&b| b != b'\r') {
+                            return Err(Reject::bad_request("chunk data not followed by CRLF"));
+                        }
+                        return Ok(false);
+                    }
+                    if &input[..2] != b"\r\n" {
+                        return Err(Reject::bad_request("chunk data not followed by CRLF"));
+                    }
+                    input.advance(2);
+                    self.state = State::Size;
+                }
+                State::Trailers => {
+                    let room = MAX_TRAILER_BYTES.saturating_sub(self.trailer_bytes) + 2;
+                    let Some(line) = take_line(input, room)? else {
+                        return Ok(false);
+                    };
+                    if line.is_empty() {
+                        self.state = State::Done;
+                        continue;
+                    }
+                    self.trailer_bytes += line.len() + 2;
+                    self.trailer_fields += 1;
+                    if self.trailer_bytes > MAX_TRAILER_BYTES
+                        || self.trailer_fields > MAX_TRAILER_FIELDS
+                    {
+                        return Err(Reject::bad_request("trailer section too large"));
+                    }
+                    // Trailers are checked for syntax and then dropped: they
+                    // never change framing, and handlers do not see them.
+                    check_trailer_field(&line)?;
+                }
+                State::Done => return Ok(true),
+            }
+        }
+    }
+}
+
+/// Takes one CRLF-terminated line (without the CRLF) off the front of
+/// `input`, or returns `None` if it is not all there yet.
+fn take_line(input: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, Reject> {
+    let Some(lf) = input.iter().position(|&b| b == b'\n') else {
+        if input.len() > max {
+            return Err(Reject::bad_request("chunk line too long"));
+        }
+        if let Some(cr) = input.iter().position(|&b| b == b'\r') {
+            if cr + 1 < input.len() {
+                return Err(Reject::bad_request("bare CR in chunked body"));
+            }
+        }
+        return Ok(None);
+    };
+    if lf == 0 || input[lf - 1] != b'\r' {
+        return Err(Reject::bad_request("bare LF in chunked body"));
+    }
+    if lf > max {
+        return Err(Reject::bad_request("chunk line too long"));
+    }
+    let mut line = input.split_to(lf + 1);
+    line.truncate(lf - 1);
+    if line.contains(&b'\r') {
+        return Err(Reject::bad_request("bare CR in chunked body"));
+    }
+    Ok(Some(line))
+}
+
+/// chunk = chunk-size [ chunk-ext ] CRLF; chunk-size = 1*HEXDIG;
+/// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ).
+/// Returns the size and the length of the extension part.
+fn parse_size_line(line: &[u8]) -> Result<(u64, usize), Reject> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(Reject::bad_request("invalid chunk size"));
+    }
+    if digits > MAX_SIZE_DIGITS {
+        return Err(Reject::bad_request("chunk size overflows"));
+    }
+    let size = line[..digits].iter().fold(0u64, |acc, &b| {
+        let d = (b as char).to_digit(16).unwrap_or(0);
+        (acc << 4) | u64::from(d)
+    });
+    let rest = &line[digits..];
+    if rest.is_empty() {
+        return Ok((size, 0));
+    }
+    let ext = rest.trim_ascii_start();
+    if !ext.starts_with(b";") {
+        return Err(Reject::bad_request("invalid chunk size"));
+    }
+    // Names and values are tokens or quoted strings; we act on none of
+    // them, so only refuse bytes that could confuse a later reader.
+    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(Reject::bad_request("invalid chunk extension"));
+    }
+    Ok((size, rest.len()))
+}
+
+fn check_trailer_field(line: &[u8]) -> Result<(), Reject> {
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(|| Reject::bad_request("invalid trailer field"))?;
+    let name_ok = colon > 0
+        && http::HeaderName::from_bytes(&line[..colon]).is_ok()
+        && !line[..colon].iter().any(u8::is_ascii_whitespace);
+    let value_ok = line[colon + 1..]
+        .iter()
+        .all(|&b| b >= 0x20 && b != 0x7f || b == b'\t');
+    if name_ok && value_ok {
+        Ok(())
+    } else {
+        Err(Reject::bad_request("invalid trailer field"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: u64 = 1 << 20;
+
+    /// Decodes `input` whole and fed one byte at a time, asserting both give
+    /// the same verdict; returns (body, leftover) or the error reason.
+    fn run(input: &[u8]) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+        let whole = decode_in_pieces(input, input.len().max(1));
+        for step in [1, 2, 3, 7] {
+            assert_eq!(decode_in_pieces(input, step), whole, "step {step}");
+        }
+        whole
+    }
+
+    fn decode_in_pieces(input: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+        let mut dec = ChunkedDecoder::default();
+        let mut buf = BytesMut::new();
+        let mut out = BytesMut::new();
+        for (i, piece) in input.chunks(step).enumerate() {
+            buf.extend_from_slice(piece);
+            if dec.decode(&mut buf, &mut out, LIMIT).map_err(|e| e.reason)? {
+                buf.extend_from_slice(&input[((i + 1) * step).min(input.len())..]);
+                return Ok((out.to_vec(), buf.to_vec()));
+            }
+        }
+        Err("incomplete")
+    }
+
+    #[test]
+    fn decodes_chunks_extensions_and_trailers() {
+        let cases: &[(&[u8], &[u8], &[u8])] = &[
+            (b"5\r\nhello\r\n0\r\n\r\n", b"hello", b""),
+            (b"5;a=b\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", b"hello world", b"NEXT"),
+            (b"A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n", b"0123456789", b""),
+            (b"5 ;ext\r\nhello\r\n0\r\n\r\n", b"hello", b""),
+            (b"0000000000000003\r\nabc\r\n0\r\n\r\n", b"abc", b""),
+        ];
+        for (input, body, rest) in cases {
+            let (got, left) = run(input).unwrap();
+            assert_eq!((&got[..], &left[..]), (*body, *rest));
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_bodies() {
+        let cases: &[&[u8]] = &[
+            b"\r\nhello\r\n0\r\n\r\n",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            b"+5\r\nhello\r\n0\r\n\r\n",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+            b" 5\r\nhello\r\n0\r\n\r\n",
+            b"5g\r\nhello\r\n0\r\n\r\n",
+            b"10000000000000000\r\n",
+            b"5\r\nhelloXX0\r\n\r\n",
+            b"5\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\n",
+            b"5;a\rb\r\nhello\r\n0\r\n\r\n",
+            b"5;a\x00\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
+        ];
+        for input in cases {
+            assert!(run(input).is_err(), "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn missing_last_chunk_is_incomplete() {
+        assert_eq!(run(b"5\r\nhello\r\n"), Err("incomplete"));
+    }
+
+    #[test]
+    fn caps_extensions_trailers_and_body() {
+        let ext = format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(17 * 1024));
+        assert_eq!(run(ext.as_bytes()), Err("chunk line too long"));
+        let trailers: String = (0..101).map(|i| format!("T{i}: v\r\n")).collect();
+        let body = format!("0\r\n{trailers}\r\n");
+        assert_eq!(run(body.as_bytes()), Err("trailer section too large"));
+        let big = format!("{:x}\r\n", LIMIT + 1);
+        assert_eq!(run(big.as_bytes()), Err("request body too large"));
+    }
+}

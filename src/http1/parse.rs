@@ -1,0 +1,452 @@
+//! Request head parsing: httparse for the syntax, then the framing rules
+//! httparse leaves to us.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Buf, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri, Version};
+
+use super::{Config, Reject};
+
+/// The most header slots httparse gets; `Config::max_headers` is clamped to it.
+pub(crate) const MAX_HEADERS: usize = 1024;
+
+/// A parsed request head, with the facts the connection loop needs.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: BodyLength,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// How the request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLength {
+    Empty,
+    Length(u64),
+    Chunked,
+}
+
+/// Byte offsets of one header line inside the head: name start/end and
+/// value start/end. Reused across requests so parsing allocates nothing.
+pub(crate) type HeaderSpan = [usize; 4];
+
+/// Parses one request head from the front of `buf`.
+///
+/// Returns `Ok(None)` when `buf` holds only part of a head (a partial head is
+/// not an error), and removes the head's bytes from `buf` when it is
+/// complete. `spans` is scratch space owned by the connection.
+///
+/// # Errors
+///
+/// Returns the response to send (and close after) for a head that is
+/// malformed or over a limit.
+pub(crate) fn parse_head(
+    buf: &mut BytesMut,
+    config: &Config,
+    spans: &mut Vec<HeaderSpan>,
+) -> Result<Option<Head>, Reject> {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
+    // received before the request-line.
+    if buf.starts_with(b"\r\n") {
+        buf.advance(2);
+    }
+    if buf.is_empty() {
+        return Ok(None);
+    }
+
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let slots = &mut slots[..config.max_headers.clamp(1, MAX_HEADERS)];
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut req,
+        &buf[..],
+        slots,
+    );
+    let head_len = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            return partial_limits(&buf[..], config).map(|()| None);
+        }
+        Err(httparse::Error::Version) => {
+            return match version_reject(&buf[..]) {
+                Some(reject) => Err(reject),
+                None => partial_limits(&buf[..], config).map(|()| None),
+            };
+        }
+        Err(e) => return Err(Reject::from(e)),
+    };
+    if head_len > config.max_head_size {
+        return Err(Reject::HEAD_TOO_LARGE);
+    }
+    check_line_endings(&buf[..head_len])?;
+
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| Reject::bad_request("invalid request method"))?;
+    let path = req.path.unwrap_or_default();
+    if path.len() > config.max_uri_len {
+        return Err(Reject::URI_TOO_LONG);
+    }
+    let path_span = (offset(path.as_bytes()), path.len());
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    spans.clear();
+    spans.extend(req.headers.iter().map(|h| {
+        let n = offset(h.name.as_bytes());
+        let v = offset(h.value);
+        [n, n + h.name.len(), v, v + h.value.len()]
+    }));
+
+    let head = buf.split_to(head_len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
+        .map_err(|_| Reject::bad_request("invalid request target"))?;
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for &[ns, ne, vs, ve] in spans.iter() {
+        let name = HeaderName::from_bytes(&head[ns..ne])
+            .map_err(|_| Reject::bad_request("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+            .map_err(|_| Reject::bad_request("invalid header value"))?;
+        headers.append(name, value);
+    }
+
+    let body = body_length(&headers, version, config)?;
+    let keep_alive = keep_alive(&headers, version);
+    let expect_continue = version == Version::HTTP_11
+        && headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    Ok(Some(Head {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+/// Applies the size limits to a head that is not complete yet, so a client
+/// cannot make the buffer grow without bound.
+fn partial_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
+    let line_end = memchr(b'\n', buf);
+    // "METHOD SP target SP HTTP/1.1": allow room for the method and version.
+    if line_end.is_none() && buf.len() > config.max_uri_len + 64 {
+        return Err(Reject::URI_TOO_LONG);
+    }
+    if buf.len() > config.max_head_size {
+        return Err(Reject::HEAD_TOO_LARGE);
+    }
+    Ok(())
+}
+
+/// A well-formed `HTTP/x.y` of another major version (HTTP/2.0, the h2
+/// preface) gets 505; anything else, lowercase `http/1.1` included, is 400.
+/// `None` while the version is incomplete but may still become `HTTP/x.y`:
+/// httparse refuses `HTTP/2` before the line ends, and the verdict must not
+/// depend on where the input was split.
+fn version_reject(buf: &[u8]) -> Option<Reject> {
+    let line_done = buf.iter().any(|&b| b == b'\r' || b == b'\n');
+    let line = buf.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    const SHAPE: &[u8] = b"HTTP/d.d";
+    let fits = version.len() <= SHAPE.len()
+        && version.iter().zip(SHAPE).all(|(&b, &s)| if s == b'd' { b.is_ascii_digit() } else { b == s });
+    if !fits {
+        return Some(Reject::bad_request("invalid HTTP version"));
+    }
+    if !line_done {
+        return None;
+    }
+    Some(if version.len() < SHAPE.len() || version[5] == b'1' {
+        Reject::bad_request("invalid HTTP version")
+    } else {
+        Reject::VERSION
+    })
+}
+
+/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept;
+/// httparse tolerates a bare LF, so check every LF has its CR.
+fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
+    let mut prev = 0u8;
+    for &b in head {
+        if (b == b'\n' && prev != b'\r') || (prev == b'\r' && b != b'\n') {
+            return Err(Reject::bad_request("bare CR or LF in request head"));
+        }
+        prev = b;
+    }
+    Ok(())
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Decides how the body is framed (RFC 9112 §6.3).
+fn body_length(headers: &HeaderMap, version: Version, config: &Config) -> Result<BodyLength, Reject> {
+    let te = headers.get_all(header::TRANSFER_ENCODING);
+    let has_te = te.iter().next().is_some();
+    let has_cl = headers.contains_key(header::CONTENT_LENGTH);
+    if has_te {
+        // RFC 9112 §6.1: a server MUST NOT apply chunked to an HTTP/1.0 message;
+        // Transfer-Encoding from a 1.0 client cannot be trusted to frame anything.
+        if version == Version::HTTP_10 {
+            return Err(Reject::bad_request("transfer-encoding on HTTP/1.0"));
+        }
+        // RFC 9112 §6.3: both present is a smuggling vector; reject.
+        if has_cl {
+            return Err(Reject::bad_request(
+                "both content-length and transfer-encoding",
+            ));
+        }
+        let mut codings = 0usize;
+        let mut last_chunked = false;
+        for value in te.iter() {
+            let value = value
+                .to_str()
+                .map_err(|_| Reject::bad_request("invalid transfer-encoding"))?;
+            for coding in value.split(',') {
+                let coding = coding.trim_matches([' ', '\t']);
+                if coding.is_empty() {
+                    continue;
+                }
+                codings += 1;
+                if last_chunked {
+                    return Err(Reject::bad_request("chunked is not the last transfer coding"));
+                }
+                if coding.eq_ignore_ascii_case("chunked") {
+                    last_chunked = true;
+                } else {
+                    // The only coding we decode is chunked; anything else
+                    // (identity included, removed by RFC 7230) we cannot frame.
+                    return Err(Reject::NOT_IMPLEMENTED_CODING);
+                }
+            }
+        }
+        if codings == 0 || !last_chunked {
+            return Err(Reject::bad_request("invalid transfer-encoding"));
+        }
+        return Ok(BodyLength::Chunked);
+    }
+    if !has_cl {
+        return Ok(BodyLength::Empty);
+    }
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value.as_bytes().split(|&b| b == b',') {
+            let n = parse_content_length(part.trim_ascii())
+                .ok_or_else(|| Reject::bad_request("invalid content-length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Reject::bad_request("conflicting content-length values"));
+            }
+            length = Some(n);
+        }
+    }
+    match length {
+        Some(0) => Ok(BodyLength::Empty),
+        Some(n) if n > config.max_body_size => Err(Reject::BODY_TOO_LARGE),
+        Some(n) => Ok(BodyLength::Length(n)),
+        None => Err(Reject::bad_request("invalid content-length")),
+    }
+}
+
+/// Content-Length = 1*DIGIT, and it must fit in a u64.
+fn parse_content_length(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with
+/// `keep-alive`.
+fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+    let mut close = false;
+    let mut keep = false;
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    if close {
+        false
+    } else {
+        version == Version::HTTP_11 || keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    /// Parses `input` whole and also split at every byte offset, checking
+    /// that every split gives the same verdict as the whole.
+    fn parse(input: &[u8]) -> Result<Option<Head>, Reject> {
+        let config = Config::default();
+        let mut spans = Vec::new();
+        let whole = parse_head(&mut BytesMut::from(input), &config, &mut spans);
+        for split in 1..input.len() {
+            let mut buf = BytesMut::from(&input[..split]);
+            match parse_head(&mut buf, &config, &mut spans) {
+                Ok(None) => {
+                    buf.extend_from_slice(&input[split..]);
+                    let rest = parse_head(&mut buf, &config, &mut spans);
+                    assert_eq!(verdict(&rest), verdict(&whole), "split at {split}");
+                }
+                other => assert_eq!(verdict(&other), verdict(&whole), "split at {split}"),
+            }
+        }
+        whole
+    }
+
+    fn verdict(r: &Result<Option<Head>, Reject>) -> String {
+        match r {
+            Ok(Some(h)) => format!("{} {} {:?} {:?}", h.method, h.uri, h.version, h.body),
+            Ok(None) => "partial".into(),
+            Err(e) => format!("{} {}", e.status, e.reason),
+        }
+    }
+
+    fn status_of(input: &[u8]) -> StatusCode {
+        parse(input).expect_err("should be rejected").status
+    }
+
+    #[test]
+    fn parses_a_simple_get() {
+        let head = parse(b"GET /users/7?x=1 HTTP/1.1\r\nHost: a\r\nX-Y: z\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.method, Method::GET);
+        assert_eq!(head.uri.path(), "/users/7");
+        assert_eq!(head.uri.query(), Some("x=1"));
+        assert_eq!(head.headers["x-y"], "z");
+        assert_eq!(head.body, BodyLength::Empty);
+        assert!(head.keep_alive);
+        assert!(!head.expect_continue);
+    }
+
+    #[test]
+    fn leaves_pipelined_bytes_in_the_buffer() {
+        let mut buf = BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n"[..]);
+        let head = parse_head(&mut buf, &Config::default(), &mut Vec::new())
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.uri.path(), "/a");
+        assert_eq!(&buf[..], b"GET /b HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn partial_head_is_not_an_error() {
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn framing_table() {
+        let cases: &[(&[u8], Result<BodyLength, u16>)] = &[
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", Ok(BodyLength::Length(5))),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", Ok(BodyLength::Empty)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", Ok(BodyLength::Length(5))),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\n", Err(413)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyLength::Chunked)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", Ok(BodyLength::Chunked)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Err(400)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Err(501)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", Err(501)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Err(501)),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Err(400)),
+        ];
+        for (input, want) in cases {
+            let got = parse(input).map(|h| h.unwrap().body).map_err(|e| e.status.as_u16());
+            assert_eq!(&got, want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Close\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse(input).unwrap().unwrap().keep_alive, *want);
+        }
+    }
+
+    #[test]
+    fn expect_continue_only_on_http11() {
+        let h = parse(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(h.unwrap().unwrap().expect_continue);
+        let h = parse(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(!h.unwrap().unwrap().expect_continue);
+    }
+
+    #[test]
+    fn malformed_heads_are_rejected() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
+            (b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 400),
+            (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+            (b"GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505),
+        ];
+        for (input, want) in cases {
+            assert_eq!(status_of(input).as_u16(), *want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+        assert_eq!(status_of(long_uri.as_bytes()), StatusCode::URI_TOO_LONG);
+        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+        assert_eq!(
+            status_of(req.as_bytes()),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+        let mut big = BytesMut::from(&b"GET / HTTP/1.1\r\nX: "[..]);
+        big.extend_from_slice(&vec![b'a'; 70 * 1024]);
+        let err = parse_head(&mut big, &Config::default(), &mut Vec::new()).unwrap_err();
+        assert_eq!(err.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+
+    #[test]
+    fn one_leading_crlf_is_ignored_and_absolute_form_accepted() {
+        let head = parse(b"\r\nGET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.uri.path(), "/x");
+        assert_eq!(head.uri.host(), Some("a.example"));
+    }
+}
