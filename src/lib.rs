@@ -6,6 +6,8 @@ mod error;
 pub mod extract;
 mod http1;
 pub mod response;
+pub mod rt;
+mod server;
 mod service;
 mod shutdown;
 
@@ -13,3 +15,4 @@ pub use body::Body;
 pub use error::{BoxError, Error};
 pub use extract::Request;
 pub use response::Response;
+pub use server::{Server, ServerHandle};

@@ -1,0 +1,274 @@
+//! The server: binds listeners, runs accept loops on a runtime, and shuts
+//! down gracefully.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_lite::future;
+use socket2::{Domain, Protocol, Socket, Type};
+use tramline_rt::{Listener, Runtime};
+
+use crate::http1::{self, serve_connection};
+use crate::service::Service;
+use crate::shutdown::Signal;
+
+/// Pending connections the kernel queues per listener.
+const BACKLOG: i32 = 1024;
+/// Pause after an accept error such as `EMFILE`, so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// An HTTP/1.1 server bound to an address, ready to serve an app on a
+/// runtime.
+///
+/// Binding happens at construction, so [`Server::local_addr`] is known
+/// (port 0 picks a free port) before [`Server::serve`] blocks.
+///
+/// # Limits
+///
+/// Every limit has a default and a setter:
+///
+/// | setter | default | over it |
+/// |---|---|---|
+/// | [`Server::max_uri_len`] | 8 KiB | 414 |
+/// | [`Server::max_head_size`] | 64 KiB | 431 |
+/// | [`Server::max_headers`] | 100 | 431 |
+/// | [`Server::max_body_size`] | 2 MiB | 413, from `Content-Length` alone |
+/// | [`Server::shutdown_grace`] | 10 s | connections still open are dropped |
+///
+/// # Examples
+///
+/// ```no_run
+/// use tramline::{Router, Server, routing::get};
+///
+/// let app = Router::new().route("/", get(async || "Hello, World!"));
+/// let mut server = Server::bind("127.0.0.1:3000")?;
+/// server.max_body_size(1 << 20);
+/// server.serve(app)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server<R> {
+    runtime: R,
+    listeners: Vec<StdTcpListener>,
+    local_addr: SocketAddr,
+    config: http1::Config,
+    grace: Duration,
+    signal: Arc<Signal>,
+}
+
+impl<R: Runtime> Server<R> {
+    /// Binds `addr` for serving on `runtime`.
+    ///
+    /// A per-core runtime gets one listener per worker, all on the same
+    /// address with `SO_REUSEPORT`, so the kernel spreads connections.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if no address `addr` resolves to can be bound.
+    pub fn bind_with<A: ToSocketAddrs>(runtime: R, addr: A) -> io::Result<Self> {
+        let count = runtime.listeners().max(1);
+        let mut last_err = None;
+        for addr in addr.to_socket_addrs()? {
+            match bind_listeners(addr, count) {
+                Ok(listeners) => {
+                    let local_addr = listeners[0].local_addr()?;
+                    return Ok(Self {
+                        runtime,
+                        listeners,
+                        local_addr,
+                        config: http1::Config::default(),
+                        grace: Duration::from_secs(10),
+                        signal: Arc::default(),
+                    });
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        }))
+    }
+
+    /// Returns the address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Returns a handle that can stop the server from another thread.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            signal: self.signal.clone(),
+        }
+    }
+
+    /// Sets the longest request target accepted, in bytes (default 8 KiB);
+    /// longer ones get 414.
+    pub fn max_uri_len(&mut self, bytes: usize) -> &mut Self {
+        self.config.max_uri_len = bytes;
+        self
+    }
+
+    /// Sets the largest request head accepted, request line and headers
+    /// together, in bytes (default 64 KiB); larger ones get 431.
+    pub fn max_head_size(&mut self, bytes: usize) -> &mut Self {
+        self.config.max_head_size = bytes;
+        self
+    }
+
+    /// Sets the most header fields one request may carry (default 100, at
+    /// most 1024); more get 431.
+    pub fn max_headers(&mut self, count: usize) -> &mut Self {
+        self.config.max_headers = count;
+        self
+    }
+
+    /// Sets the largest request body accepted, in bytes (default 2 MiB).
+    ///
+    /// A `Content-Length` over it gets 413 before any body byte is read and
+    /// without `100 Continue`; a chunked body gets 413 once it passes it.
+    pub fn max_body_size(&mut self, bytes: u64) -> &mut Self {
+        self.config.max_body_size = bytes;
+        self
+    }
+
+    /// Sets how long a graceful shutdown waits for open connections to
+    /// finish their current request (default 10 s).
+    pub fn shutdown_grace(&mut self, grace: Duration) -> &mut Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Serves `service` until [`ServerHandle::shutdown`] is called, blocking
+    /// the calling thread.
+    pub(crate) fn serve_service<S: Service>(self, service: S) -> io::Result<()> {
+        let Self {
+            runtime,
+            listeners,
+            config,
+            grace,
+            signal,
+            ..
+        } = self;
+        let service = Arc::new(service);
+        let config = Arc::new(config);
+        let listeners: Vec<_> = listeners.into_iter().map(|l| Mutex::new(Some(l))).collect();
+        let rt = runtime.clone();
+        runtime.run(move |index| {
+            let listener = listeners
+                .get(index)
+                .and_then(|l| l.lock().ok()?.take())
+                .ok_or_else(|| io::Error::other(format!("no listener for worker {index}")));
+            accept_loop(
+                listener,
+                rt.clone(),
+                service.clone(),
+                config.clone(),
+                signal.clone(),
+                grace,
+            )
+        })
+    }
+}
+
+async fn accept_loop<R: Runtime, S: Service>(
+    listener: io::Result<StdTcpListener>,
+    rt: R,
+    service: Arc<S>,
+    config: Arc<http1::Config>,
+    signal: Arc<Signal>,
+    grace: Duration,
+) -> io::Result<()> {
+    let mut listener = rt.listener(listener?)?;
+    let mut stop = signal.listen();
+    while !signal.is_triggered() {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            (&mut stop).await;
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok((stream, _peer))) => rt.spawn(serve_connection(
+                stream,
+                service.clone(),
+                rt.clone(),
+                config.clone(),
+                signal.clone(),
+            )),
+            Some(Err(e)) if is_transient(&e) => {}
+            Some(Err(e)) => {
+                // EMFILE and friends: back off instead of spinning; the
+                // connections that hold the descriptors will finish.
+                tracing::error!(error = %e, "accept failed; backing off");
+                rt.sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    drop(listener);
+    future::or(signal.drained(), rt.sleep(grace)).await;
+    Ok(())
+}
+
+/// Errors about one failed connection, not about the listener.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+fn bind_listeners(addr: SocketAddr, count: usize) -> io::Result<Vec<StdTcpListener>> {
+    let mut addr = addr;
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        if count > 1 {
+            #[cfg(unix)]
+            socket.set_reuse_port(true)?;
+            #[cfg(not(unix))]
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "per-core listeners need SO_REUSEPORT",
+            ));
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        let listener = StdTcpListener::from(socket);
+        // Port 0 on the first listener picks the port the rest share.
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+impl<R: fmt::Debug> fmt::Debug for Server<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("runtime", &self.runtime)
+            .field("local_addr", &self.local_addr)
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Server`] from any thread.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    signal: Arc<Signal>,
+}
+
+impl ServerHandle {
+    /// Starts a graceful shutdown: the server stops accepting, closes idle
+    /// connections, lets requests in flight finish (up to
+    /// [`Server::shutdown_grace`]), and then [`Server::serve`] returns.
+    pub fn shutdown(&self) {
+        self.signal.trigger();
+    }
+}
