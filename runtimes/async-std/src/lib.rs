@@ -1,1 +1,342 @@
-//! placeholder
+//! async-std adapter for tramline.
+//!
+//! [`AsyncStd`] is a *shared* [`tramline_rt::Runtime`] over async-std's
+//! global executor (`async-global-executor`) and reactor (`async-io`).
+//! Accepted [`TcpStream`]s speak futures-io and have `TCP_NODELAY` set.
+//!
+//! async-std is discontinued upstream; this adapter lets existing async-std
+//! applications serve with tramline unchanged.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tramline_rt::Runtime;
+//! use tramline_async_std::AsyncStd;
+//!
+//! let rt = AsyncStd::with_workers(1);
+//! rt.block_on(rt.sleep(Duration::from_millis(1)));
+//! ```
+
+use std::future::Future;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Shutdown, SocketAddr, TcpListener as StdTcpListener};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use async_global_executor::GlobalExecutorConfig;
+use async_io::Timer;
+use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+
+/// async-std's global executor, as a tramline runtime.
+///
+/// The executor is process-wide, so its thread count is too: the first
+/// constructor called in the process fixes it, and only if nothing ran on
+/// async-std before (async-std sizes the pool on its first `spawn` or
+/// `block_on`). Later constructors, whatever their `workers`, share that
+/// pool. The `ASYNC_GLOBAL_EXECUTOR_THREADS` environment variable, if set,
+/// overrides the count; async-std's own `ASYNC_STD_THREAD_COUNT` is ignored
+/// once this type configured the pool.
+///
+/// [`Runtime::block_on`] drives its future on the calling thread (the accept
+/// loop, under [`Runtime::run`]); spawned tasks run on the pool's threads.
+#[derive(Debug, Clone)]
+pub struct AsyncStd {
+    _private: (),
+}
+
+impl AsyncStd {
+    /// Returns a handle to the global executor, sizing it (if not yet
+    /// started) to one thread per available CPU.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the OS refuses to start a thread.
+    pub fn new() -> Self {
+        Self::with_workers(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Returns a handle to the global executor, sizing it (if not yet
+    /// started) to exactly `workers` threads.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `workers` is 0 or the OS refuses to start a thread.
+    pub fn with_workers(workers: usize) -> Self {
+        assert!(
+            workers > 0,
+            "an async-std runtime needs at least one worker"
+        );
+        async_global_executor::init_with_config(
+            GlobalExecutorConfig::default()
+                .with_min_threads(workers)
+                .with_max_threads(workers)
+                .with_thread_name_fn(|| "tramline-async-std".to_owned()),
+        );
+        Self { _private: () }
+    }
+}
+
+impl Default for AsyncStd {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime for AsyncStd {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+    type Sleep = Sleep;
+
+    /// Spawns `future` onto the global executor; works from any thread.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping an async-std JoinHandle detaches the task; it keeps running.
+        drop(async_std::task::spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        Sleep(Timer::after(duration))
+    }
+
+    /// Registers `listener` with async-std's reactor.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the listener cannot be made non-blocking.
+    ///
+    /// # Panics
+    ///
+    /// async-std panics if its reactor refuses the listener (for example,
+    /// out of epoll watches): its `From` conversion has no error path.
+    fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener(listener.into()))
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+}
+
+/// The future returned by [`Runtime::sleep`] on [`AsyncStd`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it cancels the timer.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Sleep(Timer);
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+/// A TCP stream accepted by [`AsyncStd`], speaking the futures-io traits.
+#[derive(Debug)]
+pub struct TcpStream(async_std::net::TcpStream);
+
+impl TcpStream {
+    /// Returns a shared reference to the async-std stream.
+    pub fn get_ref(&self) -> &async_std::net::TcpStream {
+        &self.0
+    }
+
+    /// Returns the async-std stream.
+    pub fn into_inner(self) -> async_std::net::TcpStream {
+        self.0
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    /// Flushes, then shuts down the write half (sends FIN).
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // async-std's own poll_close only flushes; shut down like tokio does
+        // so that `close` means the same on every runtime.
+        ready!(Pin::new(&mut self.0).poll_flush(cx))?;
+        Poll::Ready(self.0.shutdown(Shutdown::Write))
+    }
+}
+
+/// A TCP listener registered with async-std's reactor.
+#[derive(Debug)]
+pub struct TcpListener(async_std::net::TcpListener);
+
+impl tramline_rt::Listener for TcpListener {
+    type Stream = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.0.accept().await?;
+        // A latency hint only: if the peer is already gone the first read
+        // reports it, so this must not fail the accept loop.
+        let _ = stream.set_nodelay(true);
+        Ok((TcpStream(stream), addr))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future;
+    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Instant;
+    use tramline_rt::Listener as _;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// Connects a std client to `addr` on another thread, sends `hello` and
+    /// returns what comes back.
+    fn client(addr: SocketAddr) -> thread::JoinHandle<Vec<u8>> {
+        thread::spawn(move || {
+            let mut conn = std::net::TcpStream::connect(addr).unwrap();
+            conn.set_read_timeout(Some(LIMIT)).unwrap();
+            conn.write_all(b"hello").unwrap();
+            let mut back = Vec::new();
+            conn.read_to_end(&mut back).unwrap();
+            back
+        })
+    }
+
+    /// Accepts one connection, echoes five bytes back and closes the write
+    /// half; returns the stream, still open.
+    async fn echo_once<R: Runtime>(rt: R, listener: StdTcpListener) -> io::Result<R::Stream> {
+        let serve = async {
+            let mut listener = rt.listener(listener)?;
+            let (mut stream, _) = listener.accept().await?;
+            let mut buf = [0; 5];
+            stream.read_exact(&mut buf).await?;
+            stream.write_all(&buf).await?;
+            stream.flush().await?;
+            stream.close().await?;
+            Ok(stream)
+        };
+        let timeout = async {
+            rt.sleep(LIMIT).await;
+            Err(io::Error::other("echo timed out"))
+        };
+        future::or(serve, timeout).await
+    }
+
+    fn bind() -> (StdTcpListener, SocketAddr) {
+        let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    /// Echoes for a std client; the client reads to EOF while the server's
+    /// stream is still alive, so `close` must have sent FIN.
+    fn echoes_over_loopback<R: Runtime>(rt: R) -> R::Stream {
+        let (listener, addr) = bind();
+        let client = client(addr);
+        let stream = rt.block_on(echo_once(rt.clone(), listener)).unwrap();
+        assert_eq!(client.join().unwrap(), b"hello");
+        stream
+    }
+
+    fn sleeps_at_least<R: Runtime>(rt: R) {
+        // Per-core sleeps need the worker's context, so create it inside.
+        let elapsed = rt.block_on(async {
+            let start = Instant::now();
+            rt.sleep(Duration::from_millis(50)).await;
+            start.elapsed()
+        });
+        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
+    }
+
+    /// Spawns from inside `block_on` and waits (bounded) for the task.
+    fn runs_spawned_task<R: Runtime>(rt: R) {
+        let (tx, rx) = mpsc::channel();
+        let got = rt.block_on(async {
+            rt.spawn(async move { tx.send(7).unwrap() });
+            for _ in 0..1000 {
+                if let Ok(v) = rx.try_recv() {
+                    return Some(v);
+                }
+                rt.sleep(Duration::from_millis(10)).await;
+            }
+            None
+        });
+        assert_eq!(got, Some(7));
+    }
+
+    #[test]
+    fn async_std_echoes_over_loopback() {
+        let stream = echoes_over_loopback(AsyncStd::with_workers(2));
+        assert!(stream.get_ref().nodelay().unwrap());
+    }
+
+    #[test]
+    fn async_std_sleep_waits_at_least_the_duration() {
+        sleeps_at_least(AsyncStd::with_workers(2));
+    }
+
+    #[test]
+    fn async_std_runs_spawned_tasks() {
+        runs_spawned_task(AsyncStd::with_workers(2));
+    }
+
+    #[test]
+    fn async_std_detached_tasks_run_on_the_configured_pool() {
+        let rt = AsyncStd::with_workers(2);
+        let (tx, rx) = mpsc::channel();
+        // Outside any block_on: `spawn` drops the JoinHandle at once, and the
+        // task must still run to completion.
+        rt.spawn(async move {
+            async_io::Timer::after(Duration::from_millis(20)).await;
+            tx.send(thread::current().name().map(str::to_owned))
+                .unwrap();
+        });
+        let name = rx.recv_timeout(LIMIT).unwrap();
+        assert_eq!(name.as_deref(), Some("tramline-async-std"));
+    }
+}

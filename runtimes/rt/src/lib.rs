@@ -39,6 +39,9 @@ pub use futures_io::{AsyncRead, AsyncWrite};
 /// by many threads.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// A connected TCP stream.
+    ///
+    /// `poll_close` must shut down the write half (send FIN), so a client
+    /// reading to end of stream sees the response end.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// A TCP listener that accepts [`Runtime::Stream`]s.
     type Listener: Listener<Stream = Self::Stream>;
@@ -54,6 +57,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         F: Future<Output = ()> + Send + 'static;
 
     /// Returns a future that completes after `duration`.
+    ///
+    /// Call it from inside [`Runtime::run`] or [`Runtime::block_on`]: a
+    /// per-core runtime's timers belong to the calling worker.
     fn sleep(&self, duration: Duration) -> Self::Sleep;
 
     /// Registers a bound, listening std listener with the runtime's reactor.

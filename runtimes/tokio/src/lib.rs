@@ -1,1 +1,509 @@
-//! placeholder
+//! tokio adapter for tramline.
+//!
+//! - [`Tokio`]: one multi-thread runtime whose work-stealing scheduler spreads
+//!   connections over its threads (a *shared* [`tramline_rt::Runtime`]).
+//! - [`TokioLocal`]: thread-per-core; `n` threads, each with its own
+//!   current-thread runtime and listener, so a connection's tasks never leave
+//!   the thread that accepted it (a *per-core* runtime).
+//!
+//! Both accept [`TcpStream`]s (futures-io, `TCP_NODELAY` set).
+//!
+//! ```
+//! use std::time::Duration;
+//! use tramline_rt::Runtime;
+//! use tramline_tokio::Tokio;
+//!
+//! let rt = Tokio::with_workers(1);
+//! rt.block_on(rt.sleep(Duration::from_millis(1)));
+//! ```
+use std::io::{self, IoSlice};
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
+use tokio::runtime::{Builder, Runtime as TokioRuntime};
+use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+
+/// A multi-thread tokio runtime with work stealing.
+///
+/// Cloning is cheap: clones share one runtime, which shuts down when the last
+/// clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Tokio {
+    shared: Arc<Shared>,
+}
+
+/// Owns the runtime so that dropping the last handle works anywhere.
+#[derive(Debug)]
+struct Shared(Option<TokioRuntime>);
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A plain drop waits for the workers, which panics inside an async
+        // context: e.g. the last handle lived in a task that just finished.
+        if let Some(runtime) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+impl Tokio {
+    /// Creates a runtime with one worker thread per available CPU.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the OS refuses to start the runtime's threads or reactor.
+    pub fn new() -> Self {
+        Self::with_workers(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Creates a runtime with `workers` worker threads.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `workers` is 0, or if the OS refuses to start the runtime's
+    /// threads or reactor.
+    pub fn with_workers(workers: usize) -> Self {
+        assert!(workers > 0, "a tokio runtime needs at least one worker");
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("tramline-tokio")
+            .enable_io()
+            .enable_time()
+            .build()
+            .expect("failed to start the tokio runtime");
+        Self {
+            shared: Arc::new(Shared(Some(runtime))),
+        }
+    }
+
+    fn runtime(&self) -> &TokioRuntime {
+        self.shared
+            .0
+            .as_ref()
+            .expect("the runtime is only taken on drop")
+    }
+}
+
+impl Default for Tokio {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime for Tokio {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+    type Sleep = tokio::time::Sleep;
+
+    /// Spawns `future` onto this runtime; works from any thread.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping the JoinHandle detaches the task; it keeps running.
+        drop(self.runtime().spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        let _guard = self.runtime().enter();
+        tokio::time::sleep(duration)
+    }
+
+    fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
+        let _guard = self.runtime().enter();
+        TcpListener::from_std(listener)
+    }
+
+    /// Runs `future` on this runtime, blocking the calling thread.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called from inside an async context (tokio forbids nested
+    /// `block_on`).
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime().block_on(future)
+    }
+}
+
+/// Thread-per-core tokio: `n` threads, each running its own current-thread
+/// runtime.
+///
+/// [`Runtime::run`] starts the threads (named `tramline-tokio-<i>`) and
+/// runs worker `i` on thread `i`; tasks spawned by a worker stay on its
+/// thread. The handle itself holds no threads, so cloning is free.
+///
+/// # Panics
+///
+/// [`Runtime::spawn`], [`Runtime::sleep`] and [`Runtime::listener`] act on
+/// the calling thread's runtime, so they panic when called outside
+/// [`Runtime::run`] or [`Runtime::block_on`].
+#[derive(Debug, Clone)]
+pub struct TokioLocal {
+    workers: usize,
+}
+
+impl TokioLocal {
+    /// Creates a per-core runtime with `workers` threads.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `workers` is 0.
+    pub fn new(workers: usize) -> Self {
+        assert!(workers > 0, "a per-core runtime needs at least one worker");
+        Self { workers }
+    }
+}
+
+/// Builds the single-threaded runtime one worker thread drives (with io and
+/// time, the only drivers this crate's tokio features include).
+fn current_thread() -> io::Result<TokioRuntime> {
+    Builder::new_current_thread().enable_all().build()
+}
+
+impl Runtime for TokioLocal {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+    type Sleep = tokio::time::Sleep;
+
+    /// Spawns `future` onto the calling thread's runtime.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        tokio::time::sleep(duration)
+    }
+
+    fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
+        TcpListener::from_std(listener)
+    }
+
+    /// Runs `future` on a fresh current-thread runtime (for `main` and
+    /// tests); tasks it spawns are dropped when it returns.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the runtime cannot be built, or if called from inside an
+    /// async context.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        current_thread()
+            .expect("failed to start a current-thread tokio runtime")
+            .block_on(future)
+    }
+
+    fn listeners(&self) -> usize {
+        self.workers
+    }
+
+    fn run<W, Fut>(&self, worker: W) -> io::Result<()>
+    where
+        W: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<()>> + 'static,
+    {
+        tramline_rt::run_per_core(self.workers, "tramline-tokio", worker, |_, fut| {
+            current_thread()?.block_on(fut)
+        })
+    }
+}
+
+/// A TCP stream accepted by a tokio runtime, speaking the futures-io traits.
+#[derive(Debug)]
+pub struct TcpStream(tokio::net::TcpStream);
+
+impl TcpStream {
+    /// Returns a shared reference to the tokio stream.
+    pub fn get_ref(&self) -> &tokio::net::TcpStream {
+        &self.0
+    }
+
+    /// Returns the tokio stream.
+    pub fn into_inner(self) -> tokio::net::TcpStream {
+        self.0
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(Pin::new(&mut self.get_mut().0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    /// Shuts down the write half (sends FIN).
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+/// A TCP listener registered with a tokio runtime.
+#[derive(Debug)]
+pub struct TcpListener(tokio::net::TcpListener);
+
+impl TcpListener {
+    /// Must run inside a tokio runtime context.
+    fn from_std(listener: StdTcpListener) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(listener).map(Self)
+    }
+}
+
+impl tramline_rt::Listener for TcpListener {
+    type Stream = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.0.accept().await?;
+        // A latency hint only: if the peer is already gone the first read
+        // reports it, so this must not fail the accept loop.
+        let _ = stream.set_nodelay(true);
+        Ok((TcpStream(stream), addr))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future;
+    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    use std::io::{Read, Write};
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Instant;
+    use tramline_rt::Listener as _;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// Connects a std client to `addr` on another thread, sends `hello` and
+    /// returns what comes back.
+    fn client(addr: SocketAddr) -> thread::JoinHandle<Vec<u8>> {
+        thread::spawn(move || {
+            let mut conn = std::net::TcpStream::connect(addr).unwrap();
+            conn.set_read_timeout(Some(LIMIT)).unwrap();
+            conn.write_all(b"hello").unwrap();
+            let mut back = Vec::new();
+            conn.read_to_end(&mut back).unwrap();
+            back
+        })
+    }
+
+    /// Accepts one connection, echoes five bytes back and closes the write
+    /// half; returns the stream, still open.
+    async fn echo_once<R: Runtime>(rt: R, listener: StdTcpListener) -> io::Result<R::Stream> {
+        let serve = async {
+            let mut listener = rt.listener(listener)?;
+            let (mut stream, _) = listener.accept().await?;
+            let mut buf = [0; 5];
+            stream.read_exact(&mut buf).await?;
+            stream.write_all(&buf).await?;
+            stream.flush().await?;
+            stream.close().await?;
+            Ok(stream)
+        };
+        let timeout = async {
+            rt.sleep(LIMIT).await;
+            Err(io::Error::other("echo timed out"))
+        };
+        future::or(serve, timeout).await
+    }
+
+    fn bind() -> (StdTcpListener, SocketAddr) {
+        let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    /// Echoes for a std client; the client reads to EOF while the server's
+    /// stream is still alive, so `close` must have sent FIN.
+    fn echoes_over_loopback<R: Runtime>(rt: R) -> R::Stream {
+        let (listener, addr) = bind();
+        let client = client(addr);
+        let stream = rt.block_on(echo_once(rt.clone(), listener)).unwrap();
+        assert_eq!(client.join().unwrap(), b"hello");
+        stream
+    }
+
+    fn sleeps_at_least<R: Runtime>(rt: R) {
+        // Per-core sleeps need the worker's context, so create it inside.
+        let elapsed = rt.block_on(async {
+            let start = Instant::now();
+            rt.sleep(Duration::from_millis(50)).await;
+            start.elapsed()
+        });
+        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
+    }
+
+    /// Spawns from inside `block_on` and waits (bounded) for the task.
+    fn runs_spawned_task<R: Runtime>(rt: R) {
+        let (tx, rx) = mpsc::channel();
+        let got = rt.block_on(async {
+            rt.spawn(async move { tx.send(7).unwrap() });
+            for _ in 0..1000 {
+                if let Ok(v) = rx.try_recv() {
+                    return Some(v);
+                }
+                rt.sleep(Duration::from_millis(10)).await;
+            }
+            None
+        });
+        assert_eq!(got, Some(7));
+    }
+
+    #[test]
+    fn tokio_echoes_over_loopback() {
+        let stream = echoes_over_loopback(Tokio::with_workers(2));
+        assert!(stream.get_ref().nodelay().unwrap());
+    }
+
+    #[test]
+    fn tokio_sleep_waits_at_least_the_duration() {
+        sleeps_at_least(Tokio::with_workers(1));
+    }
+
+    #[test]
+    fn tokio_runs_spawned_tasks() {
+        runs_spawned_task(Tokio::with_workers(2));
+    }
+
+    #[test]
+    fn tokio_spawns_from_a_plain_thread() {
+        let rt = Tokio::with_workers(1);
+        let (tx, rx) = mpsc::channel();
+        let handle = rt.clone();
+        thread::spawn(move || handle.spawn(async move { tx.send(1).unwrap() }))
+            .join()
+            .unwrap();
+        assert_eq!(rx.recv_timeout(LIMIT), Ok(1));
+    }
+
+    #[test]
+    fn tokio_last_handle_can_drop_inside_a_task() {
+        let rt = Tokio::with_workers(1);
+        let (tx, rx) = mpsc::channel();
+        let inner = rt.clone();
+        rt.spawn(async move {
+            inner.sleep(Duration::from_millis(20)).await;
+            drop(inner);
+            tx.send(()).unwrap();
+        });
+        drop(rt);
+        assert_eq!(rx.recv_timeout(LIMIT), Ok(()));
+    }
+
+    #[test]
+    fn tokio_local_echoes_over_loopback() {
+        let stream = echoes_over_loopback(TokioLocal::new(1));
+        assert!(stream.get_ref().nodelay().unwrap());
+    }
+
+    #[test]
+    fn tokio_local_sleep_waits_at_least_the_duration() {
+        sleeps_at_least(TokioLocal::new(1));
+    }
+
+    #[test]
+    fn tokio_local_runs_spawned_tasks() {
+        runs_spawned_task(TokioLocal::new(1));
+    }
+
+    #[test]
+    fn tokio_local_runs_each_worker_on_its_own_thread() {
+        let rt = TokioLocal::new(2);
+        assert_eq!(rt.listeners(), 2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let handle = rt.clone();
+        rt.run(move |i| {
+            let (log, rt) = (log.clone(), handle.clone());
+            async move {
+                let me = thread::current();
+                // A spawned task stays on the worker's thread.
+                let (tx, rx) = mpsc::channel();
+                rt.spawn(async move { tx.send(thread::current().id()).unwrap() });
+                let mut spawned_on = None;
+                for _ in 0..1000 {
+                    if let Ok(id) = rx.try_recv() {
+                        spawned_on = Some(id);
+                        break;
+                    }
+                    rt.sleep(Duration::from_millis(10)).await;
+                }
+                let name = me.name().map(str::to_owned);
+                log.lock().unwrap().push((i, me.id(), name, spawned_on));
+                Ok(())
+            }
+        })
+        .unwrap();
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort_by_key(|entry| entry.0);
+        assert_eq!(seen.len(), 2);
+        assert_ne!(seen[0].1, seen[1].1);
+        for (i, id, name, spawned_on) in &seen {
+            assert_eq!(
+                name.as_deref(),
+                Some(format!("tramline-tokio-{i}").as_str())
+            );
+            assert_eq!(spawned_on.as_ref(), Some(id));
+        }
+    }
+
+    #[test]
+    fn tokio_local_workers_accept_on_their_own_listeners() {
+        let rt = TokioLocal::new(2);
+        let (bound, addrs): (Vec<_>, Vec<_>) = (0..2).map(|_| bind()).unzip();
+        let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
+        let clients: Vec<_> = addrs.into_iter().map(client).collect();
+        let handle = rt.clone();
+        rt.run(move |i| {
+            let listener = bound.lock().unwrap()[i].take().unwrap();
+            let rt = handle.clone();
+            async move {
+                let stream = echo_once(rt, listener).await?;
+                assert!(stream.get_ref().nodelay()?);
+                Ok(())
+            }
+        })
+        .unwrap();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), b"hello");
+        }
+    }
+}
