@@ -1,0 +1,155 @@
+//! The benchmark server: one app, served on the runtime named on the
+//! command line. The benchmarks and the tests depend on this contract.
+//!
+//! ```text
+//! cargo run --release --example bench_server -- \
+//!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>
+//! ```
+//!
+//! It prints `listening on 127.0.0.1:<P>` once it accepts connections.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tramline::extract::{Path, State};
+use tramline::response::IntoResponse;
+use tramline::routing::{any, get, post};
+use tramline::rt::Runtime;
+use tramline::{Json, Router, Server};
+
+/// Filler routes, so routing is not a one-entry table.
+const FILLER_ROUTES: usize = 40;
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+/// The app, generic over the runtime whose timer `/async` sleeps on.
+fn app<R: Runtime>(rt: R) -> Router {
+    let mut router = Router::new()
+        .route("/plaintext", get(|| async { plaintext() }))
+        .route(
+            "/json",
+            get(|| async {
+                Json(Message {
+                    message: "Hello, World!",
+                })
+            }),
+        )
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<String>| async move { format!("user {id}") }),
+        )
+        .route(
+            "/async",
+            get(|State(rt): State<R>| async move {
+                rt.sleep(Duration::from_millis(2)).await;
+                "OK"
+            }),
+        )
+        .route("/fib", get(|| async { fib_handler() }))
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/", any(|body: Bytes| async move {
+            // The extractor has read the whole body by now.
+            drop(body);
+            "OK"
+        }));
+    for i in 0..FILLER_ROUTES {
+        router = router.route(
+            &format!("/api/v1/resource{i}/{{id}}"),
+            get(move |Path(id): Path<String>| async move { format!("resource {i} {id}") }),
+        );
+    }
+    router.with_state(rt)
+}
+
+fn plaintext() -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain")],
+        "Hello, World!",
+    )
+}
+
+/// Walks the Fibonacci numbers up to 100,000,000, as the Python-vs-Rust
+/// benchmark the project was seeded with does, and answers `OK`.
+fn fib_handler() -> &'static str {
+    let (mut a, mut b) = (0u64, 1u64);
+    let mut count = 0u32;
+    while a <= std::hint::black_box(100_000_000) {
+        (a, b) = (b, a + b);
+        count += 1;
+    }
+    std::hint::black_box(count);
+    "OK"
+}
+
+struct Args {
+    runtime: String,
+    workers: usize,
+    port: u16,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        runtime: "tokio".into(),
+        workers: 1,
+        port: 8080,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--runtime" => args.runtime = value,
+            "--workers" => {
+                args.workers = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("--workers takes a positive number, got {value:?}"))?;
+            }
+            "--port" => {
+                args.port = value
+                    .parse()
+                    .map_err(|_| format!("--port takes a port number, got {value:?}"))?;
+            }
+            _ => return Err(format!("unknown flag {flag:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn serve<R: Runtime>(rt: R, port: u16) -> io::Result<()> {
+    let server = Server::bind_with(rt.clone(), ("127.0.0.1", port))?;
+    println!("listening on {}", server.local_addr());
+    io::stdout().flush()?;
+    server.serve(app(rt))
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>");
+            std::process::exit(2);
+        }
+    };
+    let n = args.workers;
+    let result = match args.runtime.as_str() {
+        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), args.port),
+        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), args.port),
+        "smol" => serve(tramline_smol::Smol::with_workers(n), args.port),
+        "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), args.port),
+        other => {
+            eprintln!("bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("bench_server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,129 @@
+//! The `bench_server` example's contract, checked with curl against the real
+//! binary on every runtime: the command line, the `listening on` line, and
+//! every route's answer.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The example binary cargo built next to this test.
+fn example_binary() -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("examples").join("bench_server")
+}
+
+/// A bench_server process, killed on drop.
+struct BenchServer {
+    child: Child,
+    port: u16,
+}
+
+impl BenchServer {
+    fn start(runtime: &str) -> Self {
+        let mut child = Command::new(example_binary())
+            .args(["--runtime", runtime, "--workers", "2", "--port", "0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run the bench_server example (cargo test builds it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on 127.0.0.1:")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Self { child, port }
+    }
+
+    /// Runs curl and returns (status, content-type, body).
+    fn curl(&self, args: &[&str], path: &str) -> (u16, String, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code} %{content_type}"])
+            .args(args)
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl must be installed (.ci/run installs it)");
+        assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, meta) = text.rsplit_once('\n').unwrap();
+        let (code, ctype) = meta.split_once(' ').unwrap();
+        (code.parse().unwrap(), ctype.to_owned(), body.to_owned())
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn answers_every_route(runtime: &str) {
+    let server = BenchServer::start(runtime);
+    let (code, ctype, body) = server.curl(&[], "/plaintext");
+    assert_eq!((code, ctype.as_str(), body.as_str()), (200, "text/plain", "Hello, World!"));
+
+    let (code, ctype, body) = server.curl(&[], "/json");
+    assert_eq!((code, ctype.as_str()), (200, "application/json"));
+    assert_eq!(body, r#"{"message":"Hello, World!"}"#);
+
+    assert_eq!(server.curl(&[], "/users/42").2, "user 42");
+    assert_eq!(server.curl(&[], "/api/v1/resource7/9").2, "resource 7 9");
+    assert_eq!(server.curl(&[], "/api/v1/resource39/x").2, "resource 39 x");
+
+    let started = std::time::Instant::now();
+    assert_eq!(server.curl(&[], "/async").2, "OK");
+    assert!(started.elapsed() >= Duration::from_millis(2));
+
+    assert_eq!(server.curl(&[], "/fib").2, "OK");
+
+    let payload = "x".repeat(100_000);
+    let (code, _, body) = server.curl(&["-X", "POST", "--data-binary", &payload], "/echo");
+    assert_eq!((code, body.len()), (200, payload.len()));
+    assert_eq!(body, payload);
+
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let (code, _, body) = server.curl(&["-X", method, "--data-binary", "abc"], "/");
+        assert_eq!((code, body.as_str()), (200, "OK"), "{method} /");
+    }
+    let (code, _, _) = server.curl(&[], "/missing");
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn bench_server_on_tokio() {
+    answers_every_route("tokio");
+}
+
+#[test]
+fn bench_server_on_tokio_local() {
+    answers_every_route("tokio-local");
+}
+
+#[test]
+fn bench_server_on_smol() {
+    answers_every_route("smol");
+}
+
+#[test]
+fn bench_server_on_async_std() {
+    answers_every_route("async-std");
+}
+
+#[test]
+fn bench_server_rejects_an_unknown_runtime() {
+    let out = Command::new(example_binary())
+        .args(["--runtime", "nope", "--workers", "1", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime"));
+}
