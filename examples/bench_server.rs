@@ -53,11 +53,14 @@ fn app<R: Runtime>(rt: R) -> Router {
         )
         .route("/fib", get(|| async { fib_handler() }))
         .route("/echo", post(|body: Bytes| async move { body }))
-        .route("/", any(|body: Bytes| async move {
-            // The extractor has read the whole body by now.
-            drop(body);
-            "OK"
-        }));
+        .route(
+            "/",
+            any(|body: Bytes| async move {
+                // The extractor has read the whole body by now.
+                drop(body);
+                "OK"
+            }),
+        );
     for i in 0..FILLER_ROUTES {
         router = router.route(
             &format!("/api/v1/resource{i}/{{id}}"),
@@ -69,7 +72,10 @@ fn app<R: Runtime>(rt: R) -> Router {
 
 fn plaintext() -> impl IntoResponse {
     (
-        [(http::header::CONTENT_TYPE, "text/plain")],
+        [(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        )],
         "Hello, World!",
     )
 }
@@ -105,11 +111,10 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--runtime" => args.runtime = value,
             "--workers" => {
-                args.workers = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--workers takes a positive number, got {value:?}"))?;
+                args.workers =
+                    value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--workers takes a positive number, got {value:?}")
+                    })?;
             }
             "--port" => {
                 args.port = value
@@ -133,7 +138,9 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>");
+            eprintln!(
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>"
+            );
             std::process::exit(2);
         }
     };
@@ -144,7 +151,9 @@ fn main() {
         "smol" => serve(tramline_smol::Smol::with_workers(n), args.port),
         "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), args.port),
         other => {
-            eprintln!("bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std");
+            eprintln!(
+                "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std"
+            );
             std::process::exit(2);
         }
     };

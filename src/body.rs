@@ -124,7 +124,10 @@ impl Stream for Body {
         match &mut self.inner {
             Inner::Full(b) if b.is_empty() => Poll::Ready(None),
             Inner::Full(b) => Poll::Ready(Some(Ok(std::mem::take(b)))),
-            Inner::Stream(s) => s.as_mut().poll_next(cx).map(|o| o.map(|r| r.map_err(Error::body))),
+            Inner::Stream(s) => s
+                .as_mut()
+                .poll_next(cx)
+                .map(|o| o.map(|r| r.map_err(Error::body))),
         }
     }
 }
@@ -180,7 +183,10 @@ mod tests {
         ]);
         let body = Body::from_stream(chunks);
         assert_eq!(body.len(), None);
-        assert_eq!(block_on(body.collect()).unwrap(), Bytes::from_static(b"abcd"));
+        assert_eq!(
+            block_on(body.collect()).unwrap(),
+            Bytes::from_static(b"abcd")
+        );
     }
 
     #[test]
@@ -196,7 +202,10 @@ mod tests {
     #[test]
     fn full_body_yields_once_then_ends() {
         let mut body = Body::from("x");
-        assert_eq!(block_on(body.next()).unwrap().unwrap(), Bytes::from_static(b"x"));
+        assert_eq!(
+            block_on(body.next()).unwrap().unwrap(),
+            Bytes::from_static(b"x")
+        );
         assert!(block_on(body.next()).is_none());
         assert!(Body::empty().is_empty());
     }

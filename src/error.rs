@@ -39,10 +39,6 @@ impl Error {
         Self::new(Kind::Body, Some(cause.into()))
     }
 
-    pub(crate) fn io(cause: std::io::Error) -> Self {
-        Self::new(Kind::Io, Some(cause.into()))
-    }
-
     /// Returns `true` if the peer sent a message that could not be parsed.
     pub fn is_parse(&self) -> bool {
         self.inner.kind == Kind::Parse
@@ -118,9 +114,12 @@ mod tests {
 
     #[test]
     fn display_names_this_layer_and_source_the_cause() {
-        let err = Error::io(std::io::Error::other("reset"));
+        let err = Error::new(Kind::Io, Some(std::io::Error::other("reset").into()));
         assert!(err.is_io());
         assert_eq!(err.to_string(), "connection error");
-        assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "reset");
+        assert_eq!(
+            std::error::Error::source(&err).unwrap().to_string(),
+            "reset"
+        );
     }
 }

@@ -65,8 +65,11 @@
 mod body;
 mod error;
 pub mod extract;
+mod handler;
 mod http1;
+mod json;
 pub mod response;
+pub mod routing;
 pub mod rt;
 mod server;
 mod service;
@@ -75,7 +78,10 @@ mod shutdown;
 pub use body::Body;
 pub use error::{BoxError, Error};
 pub use extract::Request;
+pub use handler::Handler;
+pub use json::Json;
 pub use response::Response;
+pub use routing::Router;
 pub use server::{Server, ServerHandle};
 
 #[cfg(doctest)]

@@ -11,6 +11,7 @@ use futures_lite::future;
 use socket2::{Domain, Protocol, Socket, Type};
 use tramline_rt::{Listener, Runtime};
 
+use crate::Router;
 use crate::http1::{self, serve_connection};
 use crate::service::Service;
 use crate::shutdown::Signal;
@@ -43,7 +44,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// ```no_run
 /// use tramline::{Router, Server, routing::get};
 ///
-/// let app = Router::new().route("/", get(async || "Hello, World!"));
+/// let app = Router::new().route("/", get(|| async { "Hello, World!" }));
 /// let mut server = Server::bind("127.0.0.1:3000")?;
 /// server.max_body_size(1 << 20);
 /// server.serve(app)?;
@@ -56,6 +57,19 @@ pub struct Server<R> {
     config: http1::Config,
     grace: Duration,
     signal: Arc<Signal>,
+}
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+impl Server<crate::rt::DefaultRuntime> {
+    /// Binds `addr` for serving on [`crate::rt::DefaultRuntime`], the first
+    /// enabled of the `tokio`, `smol` and `async-std` features.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if no address `addr` resolves to can be bound.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<Self> {
+        Self::bind_with(crate::rt::DefaultRuntime::default(), addr)
+    }
 }
 
 impl<R: Runtime> Server<R> {
@@ -138,6 +152,20 @@ impl<R: Runtime> Server<R> {
     pub fn shutdown_grace(&mut self, grace: Duration) -> &mut Self {
         self.grace = grace;
         self
+    }
+
+    /// Serves `app` until [`ServerHandle::shutdown`] is called, blocking the
+    /// calling thread.
+    ///
+    /// On a shared runtime the accept loop runs on the calling thread; on a
+    /// per-core runtime each worker thread runs its own.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error that stopped an accept loop: the runtime could not
+    /// register a listener, or a worker thread could not be started.
+    pub fn serve(self, app: Router) -> io::Result<()> {
+        self.serve_service(app)
     }
 
     /// Serves `service` until [`ServerHandle::shutdown`] is called, blocking

@@ -46,12 +46,22 @@ impl BenchServer {
     /// Runs curl and returns (status, content-type, body).
     fn curl(&self, args: &[&str], path: &str) -> (u16, String, String) {
         let out = Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code} %{content_type}"])
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-w",
+                "\n%{http_code} %{content_type}",
+            ])
             .args(args)
             .arg(format!("http://127.0.0.1:{}{path}", self.port))
             .output()
             .expect("curl must be installed (.ci/run installs it)");
-        assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let (body, meta) = text.rsplit_once('\n').unwrap();
         let (code, ctype) = meta.split_once(' ').unwrap();
@@ -69,7 +79,10 @@ impl Drop for BenchServer {
 fn answers_every_route(runtime: &str) {
     let server = BenchServer::start(runtime);
     let (code, ctype, body) = server.curl(&[], "/plaintext");
-    assert_eq!((code, ctype.as_str(), body.as_str()), (200, "text/plain", "Hello, World!"));
+    assert_eq!(
+        (code, ctype.as_str(), body.as_str()),
+        (200, "text/plain", "Hello, World!")
+    );
 
     let (code, ctype, body) = server.curl(&[], "/json");
     assert_eq!((code, ctype.as_str()), (200, "application/json"));

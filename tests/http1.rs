@@ -18,12 +18,16 @@ use support::{TestServer, on_every_runtime};
 fn app() -> Router {
     Router::new()
         .route("/plaintext", get(|| async { "Hello, World!" }))
-        .route("/n/{n}", get(|Path(n): Path<u32>| async move { format!("n={n}") }))
+        .route(
+            "/n/{n}",
+            get(|Path(n): Path<u32>| async move { format!("n={n}") }),
+        )
         .route("/echo", post(|body: Bytes| async move { body }))
         .route(
             "/stream",
             get(|| async {
-                let chunks = ["one ", "two ", "three"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
+                let chunks =
+                    ["one ", "two ", "three"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
                 Body::from_stream(stream::iter(chunks))
             }),
         )
@@ -45,8 +49,15 @@ fn keep_alive_serves_many_requests_on_one_connection<R: Runtime>(rt: R) {
         let r = client.roundtrip(format!("GET /n/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
         assert_eq!(r.status, 200);
         assert_eq!(r.text(), format!("n={i}"));
-        assert_eq!(r.header("content-length"), Some(format!("n={i}").len().to_string().as_str()));
-        assert!(r.header("date").is_some_and(|d| d.ends_with(" GMT")), "{:?}", r.headers);
+        assert_eq!(
+            r.header("content-length"),
+            Some(format!("n={i}").len().to_string().as_str())
+        );
+        assert!(
+            r.header("date").is_some_and(|d| d.ends_with(" GMT")),
+            "{:?}",
+            r.headers
+        );
         assert_eq!(r.header("connection"), None);
     }
 }
@@ -67,7 +78,9 @@ fn pipelined_requests_are_answered_in_order<R: Runtime>(rt: R) {
 fn chunked_request_body_is_decoded<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
     let mut client = server.connect();
-    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    client.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    );
     std::thread::sleep(Duration::from_millis(20));
     client.send(b"6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
     let r = client.response();
@@ -81,7 +94,13 @@ fn content_length_body_is_read_across_writes<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
     let mut client = server.connect();
     let body = vec![b'x'; 1 << 20];
-    client.send(format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    client.send(
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
     for part in body.chunks(64 * 1024) {
         client.send(part);
     }
@@ -150,7 +169,9 @@ fn connection_close_stops_after_that_response<R: Runtime>(rt: R) {
 fn expect_continue_gets_100_before_the_body<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
     let mut client = server.connect();
-    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    client.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    );
     let interim = client.response();
     assert_eq!(interim.status, 100);
     client.send(b"ping");
@@ -175,7 +196,9 @@ fn malformed_head_gets_400_and_close<R: Runtime>(rt: R) {
         client.assert_closed();
     }
     // The server is unharmed.
-    let r = server.connect().roundtrip(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = server
+        .connect()
+        .roundtrip(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(r.status, 200);
 }
 
@@ -195,7 +218,9 @@ fn panicking_handler_gets_500_and_server_goes_on<R: Runtime>(rt: R) {
     assert_eq!((r.status, r.text()), (500, "internal server error"));
     assert_eq!(r.header("connection"), Some("close"));
     client.assert_closed();
-    let r = server.connect().roundtrip(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = server
+        .connect()
+        .roundtrip(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(r.status, 200);
 }
 
@@ -209,7 +234,11 @@ fn shutdown_closes_idle_connections<R: Runtime>(rt: R) {
     // Graceful shutdown closed the idle keep-alive connection well before
     // its grace period ran out.
     idle.assert_closed();
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 on_every_runtime!(

@@ -25,7 +25,10 @@ struct Item {
 
 fn app() -> Router {
     let api = Router::new()
-        .route("/items/{id}", get(|Path(id): Path<u64>| async move { format!("item {id}") }))
+        .route(
+            "/items/{id}",
+            get(|Path(id): Path<u64>| async move { format!("item {id}") }),
+        )
         .route(
             "/items",
             get(|Query(p): Query<Page>| async move { format!("page {}", p.page) }).post(
@@ -64,14 +67,22 @@ fn wrong_method_is_405_with_allow<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
     let r = request(&server, "DELETE /api/items HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(r.status, 405);
-    let mut allow: Vec<&str> = r.header("allow").unwrap().split(',').map(str::trim).collect();
+    let mut allow: Vec<&str> = r
+        .header("allow")
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .collect();
     allow.sort_unstable();
-    assert_eq!(allow, ["GET", "HEAD", "POST"]);
+    assert_eq!(allow, ["GET", "HEAD", "OPTIONS", "POST"]);
 }
 
 fn path_params_are_typed<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
-    let r = request(&server, "GET /users/7/files/a/b%20c.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = request(
+        &server,
+        "GET /users/7/files/a/b%20c.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
     assert_eq!((r.status, r.text()), (200, "7:a/b c.txt"));
     let r = request(&server, "GET /api/items/42 HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((r.status, r.text()), (200, "item 42"));

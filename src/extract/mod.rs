@@ -1,6 +1,387 @@
 //! Types that pull typed data out of requests.
+//!
+//! A handler's arguments are extractors. Every argument but the last
+//! implements [`FromRequestParts`], which sees only the request head
+//! ([`http::request::Parts`]) and so can run in any order; the last may
+//! instead implement [`FromRequest`] and consume the body. An extractor that
+//! fails returns its rejection as the response, and the handler does not
+//! run.
+//!
+//! | extractor | from | rejection |
+//! |---|---|---|
+//! | [`Path<T>`] | matched path parameters | [`PathRejection`](rejection::PathRejection) |
+//! | [`Query<T>`] | the query string | [`QueryRejection`](rejection::QueryRejection) |
+//! | [`State<T>`] | the router's state, via [`FromRef`] | none |
+//! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
+//! | [`Option<T>`], [`Result<T, T::Rejection>`] | whatever `T` reads | none |
+//! | [`Json<T>`](crate::Json) (last) | the body | [`JsonRejection`](rejection::JsonRejection) |
+//! | [`Bytes`], [`String`] (last) | the body | [`BytesRejection`], [`StringRejection`] |
+//! | [`Request`], [`Body`] (last) | everything | none |
+
+use std::convert::Infallible;
+use std::future::{Future, ready};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Method, Uri, Version};
 
 use crate::Body;
+use crate::response::IntoResponse;
+
+mod path;
+mod query;
+pub mod rejection;
+mod state;
+
+pub use path::Path;
+pub use query::Query;
+pub use state::{FromRef, State};
+
+use rejection::{BytesRejection, InvalidUtf8, StringRejection};
 
 /// An HTTP request as tramline hands it to handlers.
 pub type Request<B = Body> = http::Request<B>;
+
+/// Markers that let one type be both kinds of extractor without the two
+/// blanket impls overlapping. Users never name them.
+mod private {
+    /// The extractor reads the whole request.
+    #[derive(Debug, Clone, Copy)]
+    #[allow(unreachable_pub, reason = "named only by FromRequest's default")]
+    pub enum ViaRequest {}
+
+    /// The extractor reads only the head (it implements `FromRequestParts`).
+    #[derive(Debug, Clone, Copy)]
+    #[allow(unreachable_pub, reason = "named only by a blanket impl")]
+    pub enum ViaParts {}
+}
+
+/// Extracts a value from the request head.
+///
+/// Parts extractors may appear in any argument position of a handler, any
+/// number of times. Implement this for your own extractors; the returned
+/// future may borrow `parts` and `state`.
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::request::Parts;
+/// use tramline::extract::FromRequestParts;
+///
+/// /// The `user-agent` header, or an empty string.
+/// struct UserAgent(String);
+///
+/// impl<S: Sync> FromRequestParts<S> for UserAgent {
+///     type Rejection = Infallible;
+///
+///     // An `async fn` satisfies the trait when its future is `Send`.
+///     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+///         let agent = parts
+///             .headers
+///             .get("user-agent")
+///             .and_then(|v| v.to_str().ok())
+///             .unwrap_or("");
+///         Ok(UserAgent(agent.to_owned()))
+///     }
+/// }
+///
+/// # let (mut parts, _) = http::Request::new(()).into_parts();
+/// # let UserAgent(ua) = futures_lite::future::block_on(UserAgent::from_request_parts(&mut parts, &())).unwrap();
+/// # assert_eq!(ua, "");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be extracted from the request head",
+    label = "not a parts extractor",
+    note = "every handler argument but the last must implement `FromRequestParts`; body extractors (`Json`, `String`, `Bytes`, `Request`) must come last"
+)]
+pub trait FromRequestParts<S>: Sized {
+    /// The response sent when extraction fails.
+    type Rejection: IntoResponse;
+
+    /// Extracts the value from the request head and the router's state.
+    fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
+}
+
+/// Extracts a value from the whole request, body included.
+///
+/// Only a handler's last argument may implement just this trait. `M` is a
+/// marker that lets every [`FromRequestParts`] type also be used in that
+/// position; leave it at its default when implementing the trait.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use http::StatusCode;
+/// use tramline::Request;
+/// use tramline::extract::FromRequest;
+///
+/// /// The body's length in bytes.
+/// struct BodyLen(usize);
+///
+/// impl<S: Sync> FromRequest<S> for BodyLen {
+///     type Rejection = StatusCode;
+///
+///     fn from_request(
+///         req: Request,
+///         _state: &S,
+///     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+///         async move {
+///             let bytes = req.into_body().collect().await.map_err(|_| StatusCode::BAD_REQUEST)?;
+///             Ok(BodyLen(bytes.len()))
+///         }
+///     }
+/// }
+///
+/// # let req = Request::new(tramline::Body::from("four"));
+/// # let BodyLen(n) = futures_lite::future::block_on(BodyLen::from_request(req, &())).unwrap();
+/// # assert_eq!(n, 4);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be extracted from the request",
+    label = "not an extractor",
+    note = "a handler argument must implement `FromRequestParts` (any position) or `FromRequest` (last position only)"
+)]
+pub trait FromRequest<S, M = private::ViaRequest>: Sized {
+    /// The response sent when extraction fails.
+    type Rejection: IntoResponse;
+
+    /// Extracts the value from the request and the router's state.
+    fn from_request(
+        req: Request,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
+}
+
+impl<S, T> FromRequest<S, private::ViaParts> for T
+where
+    S: Sync,
+    T: FromRequestParts<S>,
+{
+    type Rejection = T::Rejection;
+
+    fn from_request(
+        req: Request,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        let (mut parts, body) = req.into_parts();
+        // The body is not needed; drop it before awaiting so the future does
+        // not carry it.
+        drop(body);
+        async move { T::from_request_parts(&mut parts, state).await }
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Option<T>
+where
+    S: Sync,
+    T: FromRequestParts<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(T::from_request_parts(parts, state).await.ok())
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Result<T, T::Rejection>
+where
+    S: Sync,
+    T: FromRequestParts<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(T::from_request_parts(parts, state).await)
+    }
+}
+
+impl<S, T> FromRequest<S> for Option<T>
+where
+    S: Sync,
+    T: FromRequest<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(T::from_request(req, state).await.ok())
+    }
+}
+
+impl<S, T> FromRequest<S> for Result<T, T::Rejection>
+where
+    S: Sync,
+    T: FromRequest<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(T::from_request(req, state).await)
+    }
+}
+
+/// Implements `FromRequestParts` for a head field that is cloned out.
+macro_rules! head_extractor {
+    ($ty:ty, |$parts:ident| $get:expr) => {
+        impl<S> FromRequestParts<S> for $ty {
+            type Rejection = Infallible;
+
+            fn from_request_parts(
+                $parts: &mut Parts,
+                _state: &S,
+            ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+                ready(Ok($get))
+            }
+        }
+    };
+}
+
+// Clones rather than takes: other extractors may read the same field.
+head_extractor!(HeaderMap, |parts| parts.headers.clone());
+head_extractor!(Method, |parts| parts.method.clone());
+head_extractor!(Uri, |parts| parts.uri.clone());
+head_extractor!(Version, |parts| parts.version);
+
+impl<S> FromRequest<S> for Request {
+    type Rejection = Infallible;
+
+    fn from_request(
+        req: Request,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        ready(Ok(req))
+    }
+}
+
+impl<S> FromRequest<S> for Body {
+    type Rejection = Infallible;
+
+    fn from_request(
+        req: Request,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        ready(Ok(req.into_body()))
+    }
+}
+
+impl<S> FromRequest<S> for Bytes {
+    type Rejection = BytesRejection;
+
+    fn from_request(
+        req: Request,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        // Not an `async fn`: that would capture `&S` and need `S: Sync`.
+        let body = req.into_body();
+        async move { body.collect().await.map_err(BytesRejection::new) }
+    }
+}
+
+impl<S> FromRequest<S> for String {
+    type Rejection = StringRejection;
+
+    fn from_request(
+        req: Request,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        let body = req.into_body();
+        async move {
+            let bytes = body.collect().await.map_err(BytesRejection::new)?;
+            // `Vec::from(Bytes)` reuses the buffer when it is not shared.
+            Self::from_utf8(Vec::from(bytes)).map_err(|e| InvalidUtf8::new(e).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use http::StatusCode;
+
+    fn assert_parts<T: FromRequestParts<()>>() {}
+    fn assert_request<T: FromRequest<(), M>, M>() {}
+
+    #[test]
+    fn extractor_kinds_check_at_compile_time() {
+        assert_parts::<HeaderMap>();
+        assert_parts::<Method>();
+        assert_parts::<Uri>();
+        assert_parts::<Version>();
+        assert_parts::<Option<Method>>();
+        assert_parts::<Result<Path<u32>, rejection::PathRejection>>();
+        assert_parts::<State<()>>();
+        // Parts extractors also work in the last position.
+        assert_request::<Method, _>();
+        assert_request::<Request, _>();
+        assert_request::<Body, _>();
+        assert_request::<Option<String>, _>();
+        assert_request::<Result<Bytes, BytesRejection>, _>();
+    }
+
+    fn request(body: impl Into<Body>) -> Request {
+        Request::post("/a?b=c")
+            .header("x-k", "v")
+            .body(body.into())
+            .unwrap()
+    }
+
+    #[test]
+    fn head_extractors_clone_the_fields() {
+        let (mut parts, _) = request("").into_parts();
+        let headers = block_on(HeaderMap::from_request_parts(&mut parts, &())).unwrap();
+        let method = block_on(Method::from_request_parts(&mut parts, &())).unwrap();
+        let uri = block_on(Uri::from_request_parts(&mut parts, &())).unwrap();
+        let version = block_on(Version::from_request_parts(&mut parts, &())).unwrap();
+        assert_eq!(headers["x-k"], "v");
+        assert_eq!(method, Method::POST);
+        assert_eq!(uri, "/a?b=c");
+        assert_eq!(version, Version::HTTP_11);
+        assert_eq!(
+            parts.headers["x-k"], "v",
+            "extraction must not take the field"
+        );
+    }
+
+    #[test]
+    fn body_extractors_read_the_body() {
+        let bytes = block_on(Bytes::from_request(request("raw"), &())).unwrap();
+        assert_eq!(bytes, "raw");
+        let text = block_on(String::from_request(request("text"), &())).unwrap();
+        assert_eq!(text, "text");
+        let err = block_on(String::from_request(request(vec![b'a', 0xff]), &())).unwrap_err();
+        assert!(matches!(err, StringRejection::InvalidUtf8(_)));
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn body_read_failure_is_a_bad_request() {
+        let stream = futures_lite::stream::iter([Err::<Bytes, _>(std::io::Error::other("cut"))]);
+        let req = Request::new(Body::from_stream(stream));
+        let err = block_on(String::from_request(req, &())).unwrap_err();
+        assert!(matches!(err, StringRejection::BytesRejection(_)));
+        assert_eq!(err.body_text(), "failed to read the request body");
+    }
+
+    #[test]
+    fn option_and_result_wrappers_never_reject() {
+        let req = request("\u{0}ok");
+        let (mut parts, _) = req.into_parts();
+        let missing = block_on(Option::<Path<u32>>::from_request_parts(&mut parts, &())).unwrap();
+        assert!(missing.is_none());
+        let failed = block_on(Result::<Path<u32>, _>::from_request_parts(&mut parts, &())).unwrap();
+        assert_eq!(
+            failed.unwrap_err().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+
+        let bad_utf8 = block_on(Option::<String>::from_request(request(vec![0xff]), &())).unwrap();
+        assert!(bad_utf8.is_none());
+        let good = block_on(Option::<String>::from_request(request("x"), &())).unwrap();
+        assert_eq!(good.as_deref(), Some("x"));
+    }
+}

@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt, Stream, StreamExt, future};
+use futures_lite::{
+    AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt, Stream, StreamExt, future,
+};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
 use tramline_rt::Runtime;
@@ -88,7 +90,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                             return self.close().await;
                         }
                         let read = async { Some(self.fill(MAX_READ).await) };
-                        match future::or(read, async { (&mut stop).await; None }).await {
+                        match future::or(read, async {
+                            (&mut stop).await;
+                            None
+                        })
+                        .await
+                        {
                             Some(read) => read,
                             None => return self.close().await,
                         }
@@ -148,7 +155,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             };
             let keep_alive = self
-                .respond(response, is_head, version, keep_alive && !signal.is_triggered())
+                .respond(
+                    response,
+                    is_head,
+                    version,
+                    keep_alive && !signal.is_triggered(),
+                )
                 .await?;
             if !keep_alive {
                 // RFC 9112 §9.6: nothing after a close is processed, pipelined
@@ -208,7 +220,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     async fn continue_100(&mut self) -> io::Result<()> {
-        self.write_buf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        self.write_buf
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         self.flush().await
     }
 
@@ -244,7 +257,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             (true, Version::HTTP_10) => Persist::KeepAlive,
             (true, _) => Persist::Default,
         };
-        encode::head(&mut self.write_buf, parts.status, &parts.headers, framing, persist);
+        encode::head(
+            &mut self.write_buf,
+            parts.status,
+            &parts.headers,
+            framing,
+            persist,
+        );
         if is_head || framing == Framing::NoBody {
             return Ok(keep_alive);
         }
@@ -284,7 +303,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     self.write_buf.extend_from_slice(b"\r\n");
                 }
                 Framing::Length(n) if sent > n => {
-                    return Err(io::Error::other("body stream longer than its content-length"));
+                    return Err(io::Error::other(
+                        "body stream longer than its content-length",
+                    ));
                 }
                 _ => self.write_buf.extend_from_slice(&chunk),
             }
@@ -293,7 +314,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         match framing {
             Framing::Chunked => self.write_buf.extend_from_slice(encode::LAST_CHUNK),
             Framing::Length(n) if sent != n => {
-                return Err(io::Error::other("body stream shorter than its content-length"));
+                return Err(io::Error::other(
+                    "body stream shorter than its content-length",
+                ));
             }
             _ => {}
         }
@@ -301,10 +324,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     /// Answers a request the engine refuses, then closes the connection.
-    async fn reject<R: Runtime>(&mut self, reject: Reject, rt: &R, config: &Config) -> io::Result<()> {
+    async fn reject<R: Runtime>(
+        &mut self,
+        reject: Reject,
+        rt: &R,
+        config: &Config,
+    ) -> io::Result<()> {
         tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting request");
         let response = plain_response(reject.status, reject.reason);
-        self.respond(response, false, Version::HTTP_11, false).await?;
+        self.respond(response, false, Version::HTTP_11, false)
+            .await?;
         self.close().await?;
         // Linger: read and drop what the client is still sending for a short
         // while, so closing with unread data does not reset the connection

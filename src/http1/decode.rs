@@ -227,7 +227,10 @@ mod tests {
         let mut out = BytesMut::new();
         for (i, piece) in input.chunks(step).enumerate() {
             buf.extend_from_slice(piece);
-            if dec.decode(&mut buf, &mut out, LIMIT).map_err(|e| e.reason)? {
+            if dec
+                .decode(&mut buf, &mut out, LIMIT)
+                .map_err(|e| e.reason)?
+            {
                 buf.extend_from_slice(&input[((i + 1) * step).min(input.len())..]);
                 return Ok((out.to_vec(), buf.to_vec()));
             }
@@ -239,8 +242,16 @@ mod tests {
     fn decodes_chunks_extensions_and_trailers() {
         let cases: &[(&[u8], &[u8], &[u8])] = &[
             (b"5\r\nhello\r\n0\r\n\r\n", b"hello", b""),
-            (b"5;a=b\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", b"hello world", b"NEXT"),
-            (b"A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n", b"0123456789", b""),
+            (
+                b"5;a=b\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT",
+                b"hello world",
+                b"NEXT",
+            ),
+            (
+                b"A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n",
+                b"0123456789",
+                b"",
+            ),
             (b"5 ;ext\r\nhello\r\n0\r\n\r\n", b"hello", b""),
             (b"0000000000000003\r\nabc\r\n0\r\n\r\n", b"abc", b""),
         ];

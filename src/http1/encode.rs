@@ -1,7 +1,7 @@
 //! Response head and body framing.
 
-use http::header::{self, HeaderMap};
 use http::StatusCode;
+use http::header::{self, HeaderMap};
 
 /// How a response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,12 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn encode(status: StatusCode, headers: &HeaderMap, framing: Framing, persist: Persist) -> String {
+    fn encode(
+        status: StatusCode,
+        headers: &HeaderMap,
+        framing: Framing,
+        persist: Persist,
+    ) -> String {
         let mut buf = Vec::new();
         head(&mut buf, status, headers, framing, persist);
         let text = String::from_utf8(buf).unwrap();
@@ -129,7 +134,12 @@ mod tests {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("999"));
         assert_eq!(
-            encode(StatusCode::OK, &headers, Framing::Length(13), Persist::Default),
+            encode(
+                StatusCode::OK,
+                &headers,
+                Framing::Length(13),
+                Persist::Default
+            ),
             "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ndate: DATE\r\ncontent-length: 13\r\n\r\n"
         );
     }
@@ -137,11 +147,21 @@ mod tests {
     #[test]
     fn writes_chunked_close_and_uncommon_status() {
         assert_eq!(
-            encode(StatusCode::IM_A_TEAPOT, &HeaderMap::new(), Framing::Chunked, Persist::Close),
+            encode(
+                StatusCode::IM_A_TEAPOT,
+                &HeaderMap::new(),
+                Framing::Chunked,
+                Persist::Close
+            ),
             "HTTP/1.1 418 I'm a teapot\r\ndate: DATE\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
         );
         assert_eq!(
-            encode(StatusCode::NO_CONTENT, &HeaderMap::new(), Framing::NoBody, Persist::KeepAlive),
+            encode(
+                StatusCode::NO_CONTENT,
+                &HeaderMap::new(),
+                Framing::NoBody,
+                Persist::KeepAlive
+            ),
             "HTTP/1.1 204 No Content\r\ndate: DATE\r\nconnection: keep-alive\r\n\r\n"
         );
     }

@@ -60,7 +60,8 @@ impl Reject {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         "too many request headers",
     );
-    pub(crate) const URI_TOO_LONG: Self = Self::new(StatusCode::URI_TOO_LONG, "request URI too long");
+    pub(crate) const URI_TOO_LONG: Self =
+        Self::new(StatusCode::URI_TOO_LONG, "request URI too long");
     pub(crate) const BODY_TOO_LARGE: Self =
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     pub(crate) const NOT_IMPLEMENTED_CODING: Self =

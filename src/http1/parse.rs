@@ -156,11 +156,20 @@ fn partial_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
 /// depend on where the input was split.
 fn version_reject(buf: &[u8]) -> Option<Reject> {
     let line_done = buf.iter().any(|&b| b == b'\r' || b == b'\n');
-    let line = buf.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+    let line = buf
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     const SHAPE: &[u8] = b"HTTP/d.d";
     let fits = version.len() <= SHAPE.len()
-        && version.iter().zip(SHAPE).all(|(&b, &s)| if s == b'd' { b.is_ascii_digit() } else { b == s });
+        && version.iter().zip(SHAPE).all(|(&b, &s)| {
+            if s == b'd' {
+                b.is_ascii_digit()
+            } else {
+                b == s
+            }
+        });
     if !fits {
         return Some(Reject::bad_request("invalid HTTP version"));
     }
@@ -192,7 +201,11 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// Decides how the body is framed (RFC 9112 §6.3).
-fn body_length(headers: &HeaderMap, version: Version, config: &Config) -> Result<BodyLength, Reject> {
+fn body_length(
+    headers: &HeaderMap,
+    version: Version,
+    config: &Config,
+) -> Result<BodyLength, Reject> {
     let te = headers.get_all(header::TRANSFER_ENCODING);
     let has_te = te.iter().next().is_some();
     let has_cl = headers.contains_key(header::CONTENT_LENGTH);
@@ -221,7 +234,9 @@ fn body_length(headers: &HeaderMap, version: Version, config: &Config) -> Result
                 }
                 codings += 1;
                 if last_chunked {
-                    return Err(Reject::bad_request("chunked is not the last transfer coding"));
+                    return Err(Reject::bad_request(
+                        "chunked is not the last transfer coding",
+                    ));
                 }
                 if coding.eq_ignore_ascii_case("chunked") {
                     last_chunked = true;
@@ -376,7 +391,9 @@ mod tests {
             (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Err(400)),
         ];
         for (input, want) in cases {
-            let got = parse(input).map(|h| h.unwrap().body).map_err(|e| e.status.as_u16());
+            let got = parse(input)
+                .map(|h| h.unwrap().body)
+                .map_err(|e| e.status.as_u16());
             assert_eq!(&got, want, "{}", String::from_utf8_lossy(input));
         }
     }
@@ -385,8 +402,14 @@ mod tests {
     fn keep_alive_follows_version_and_connection() {
         let cases: &[(&[u8], bool)] = &[
             (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
-            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false),
-            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Close\r\n\r\n", false),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Close\r\n\r\n",
+                false,
+            ),
             (b"GET / HTTP/1.0\r\n\r\n", false),
             (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
         ];
@@ -397,7 +420,9 @@ mod tests {
 
     #[test]
     fn expect_continue_only_on_http11() {
-        let h = parse(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
+        let h = parse(
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
+        );
         assert!(h.unwrap().unwrap().expect_continue);
         let h = parse(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
         assert!(!h.unwrap().unwrap().expect_continue);
@@ -421,7 +446,12 @@ mod tests {
             (b"GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505),
         ];
         for (input, want) in cases {
-            assert_eq!(status_of(input).as_u16(), *want, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                status_of(input).as_u16(),
+                *want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

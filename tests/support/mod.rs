@@ -72,7 +72,9 @@ impl Drop for TestServer {
         if let Some(thread) = self.thread.take() {
             let result = thread.join();
             if !std::thread::panicking() {
-                result.expect("server thread panicked").expect("server failed");
+                result
+                    .expect("server thread panicked")
+                    .expect("server failed");
             }
         }
     }
@@ -153,12 +155,19 @@ impl Client {
         };
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Response::new(&mut headers);
-        parsed.parse(&self.buf[..head_end]).expect("valid response head");
+        parsed
+            .parse(&self.buf[..head_end])
+            .expect("valid response head");
         let status = parsed.code.unwrap();
         let headers: Vec<(String, String)> = parsed
             .headers
             .iter()
-            .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
             .collect();
         self.buf.drain(..head_end);
         let mut response = RawResponse {
@@ -206,7 +215,11 @@ impl Client {
                 self.fill_or_panic("chunk data");
             }
             body.extend(self.buf.drain(..size));
-            assert_eq!(self.buf.drain(..2).collect::<Vec<_>>(), b"\r\n", "chunk CRLF");
+            assert_eq!(
+                self.buf.drain(..2).collect::<Vec<_>>(),
+                b"\r\n",
+                "chunk CRLF"
+            );
             if size == 0 {
                 return body;
             }
@@ -222,7 +235,11 @@ impl Client {
     /// Asserts the server closes the connection with nothing more to say.
     pub fn assert_closed(&mut self) {
         let rest = self.read_to_close();
-        assert!(rest.is_empty(), "unexpected bytes after close: {:?}", String::from_utf8_lossy(&rest));
+        assert!(
+            rest.is_empty(),
+            "unexpected bytes after close: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
     }
 
     fn fill(&mut self) -> usize {
@@ -239,7 +256,10 @@ impl Client {
 
     fn fill_or_panic(&mut self, what: &str) {
         if self.fill() == 0 {
-            panic!("connection closed while reading {what}; had {:?}", String::from_utf8_lossy(&self.buf));
+            panic!(
+                "connection closed while reading {what}; had {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
     }
 }

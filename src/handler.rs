@@ -1,0 +1,214 @@
+//! The `Handler` trait: async functions that answer requests.
+
+use std::future::Future;
+
+use crate::extract::{FromRequest, FromRequestParts, Request};
+use crate::response::{IntoResponse, Response};
+
+/// An async function (or closure) that can answer a request.
+///
+/// `Handler` is implemented for every `Clone + Send + Sync + 'static`
+/// function or closure of up to 16 arguments that returns a `Send` future
+/// whose output implements [`IntoResponse`], where every argument but the
+/// last implements [`FromRequestParts<S>`] and the last implements
+/// [`FromRequest<S, M>`] (which every parts extractor does too). The
+/// arguments are extracted in order; the first rejection becomes the
+/// response and the function is not called.
+///
+/// `T` only tells the impls apart (it is the tuple of argument types plus a
+/// marker); you never name it. `S` is the router's state.
+///
+/// You rarely implement `Handler` yourself: write an `async fn` and pass it
+/// to [`get`](crate::get) and friends.
+///
+/// # Examples
+///
+/// ```
+/// use http::{Method, StatusCode};
+/// use tramline::extract::Path;
+/// use tramline::{Router, Body, Json, Request};
+/// use tramline::routing::post;
+///
+/// async fn update(method: Method, Path(id): Path<u32>, Json(tags): Json<Vec<String>>) -> (StatusCode, String) {
+///     (StatusCode::ACCEPTED, format!("{method} {id}: {}", tags.join(",")))
+/// }
+///
+/// let app = Router::new().route("/items/{id}", post(update));
+/// let req = Request::post("/items/5")
+///     .header("content-type", "application/json")
+///     .body(Body::from(r#"["a","b"]"#))
+///     .unwrap();
+/// let res = futures_lite::future::block_on(app.handle(req));
+/// assert_eq!(res.status(), 202);
+/// let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+/// assert_eq!(body, "POST 5: a,b");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid handler",
+    label = "not a valid handler",
+    note = "a handler is an `async fn` or closure returning a future; check each of these:",
+    note = "every argument but the last must implement `FromRequestParts`; a body extractor (`Json`, `String`, `Bytes`, `Request`, `Body`) must be the last argument, and there may be only one",
+    note = "the returned value must implement `IntoResponse`",
+    note = "the future must be `Send`: do not hold an `Rc`, `RefCell` borrow or `std::sync::MutexGuard` across an `.await`",
+    note = "a `State<T>` argument needs `T: FromRef` of the router's state; give the router its state with `Router::with_state`",
+    note = "handlers take at most 16 arguments"
+)]
+pub trait Handler<T, S>: Clone + Send + Sync + Sized + 'static {
+    /// Extracts the arguments from `req` and `state`, calls the handler and
+    /// turns its output into a response.
+    fn call(self, req: Request, state: S) -> impl Future<Output = Response> + Send + 'static;
+}
+
+impl<F, Fut, Res, S> Handler<((),), S> for F
+where
+    F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Res> + Send + 'static,
+    Res: IntoResponse,
+{
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would capture `Res` and `S` and so need them `'static`"
+    )]
+    fn call(self, _req: Request, _state: S) -> impl Future<Output = Response> + Send + 'static {
+        async move { self().await.into_response() }
+    }
+}
+
+macro_rules! impl_handler {
+    ([$($ty:ident),*], $last:ident) => {
+        #[allow(non_snake_case, reason = "the argument names are the type names")]
+        impl<F, Fut, Res, S, M, $($ty,)* $last> Handler<(M, $($ty,)* $last,), S> for F
+        where
+            F: FnOnce($($ty,)* $last) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = Res> + Send + 'static,
+            Res: IntoResponse,
+            S: Send + Sync + 'static,
+            M: 'static,
+            $($ty: FromRequestParts<S> + Send + 'static,)*
+            $last: FromRequest<S, M> + Send + 'static,
+        {
+            fn call(self, req: Request, state: S) -> impl Future<Output = Response> + Send + 'static {
+                async move {
+                    #[allow(unused_mut, reason = "unused when the only argument is the last")]
+                    let (mut parts, body) = req.into_parts();
+                    $(
+                        let $ty = match $ty::from_request_parts(&mut parts, &state).await {
+                            Ok(value) => value,
+                            Err(rejection) => return rejection.into_response(),
+                        };
+                    )*
+                    let req = Request::from_parts(parts, body);
+                    let $last = match $last::from_request(req, &state).await {
+                        Ok(value) => value,
+                        Err(rejection) => return rejection.into_response(),
+                    };
+                    self($($ty,)* $last).await.into_response()
+                }
+            }
+        }
+    };
+}
+
+impl_handler!([], T1);
+impl_handler!([T1], T2);
+impl_handler!([T1, T2], T3);
+impl_handler!([T1, T2, T3], T4);
+impl_handler!([T1, T2, T3, T4], T5);
+impl_handler!([T1, T2, T3, T4, T5], T6);
+impl_handler!([T1, T2, T3, T4, T5, T6], T7);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7], T8);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8], T9);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8, T9], T10);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8, T9, T10], T11);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11], T12);
+impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12], T13);
+impl_handler!(
+    [T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13],
+    T14
+);
+impl_handler!(
+    [T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14],
+    T15
+);
+impl_handler!(
+    [
+        T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15
+    ],
+    T16
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Body;
+    use crate::extract::{Path, Query, State};
+    use bytes::Bytes;
+    use futures_lite::future::block_on;
+    use http::{HeaderMap, Method, StatusCode, Uri, Version};
+    use std::collections::HashMap;
+
+    fn assert_handler<T, S, H: Handler<T, S>>(_: H) {}
+
+    #[allow(clippy::too_many_arguments, reason = "the point of the test")]
+    async fn sixteen(
+        _: Method,
+        _: Uri,
+        _: Version,
+        _: HeaderMap,
+        _: State<u8>,
+        _: Option<Path<u32>>,
+        _: Query<HashMap<String, String>>,
+        _: Method,
+        _: Uri,
+        _: Version,
+        _: HeaderMap,
+        _: State<u8>,
+        _: Option<Method>,
+        _: Method,
+        _: Uri,
+        _: String,
+    ) {
+    }
+
+    #[test]
+    fn handler_shapes_compile() {
+        assert_handler::<_, (), _>(|| async {});
+        assert_handler::<_, (), _>(|| async { StatusCode::OK });
+        assert_handler::<_, (), _>(|_: Bytes| async { "bytes last" });
+        assert_handler::<_, (), _>(|_: Method| async { "parts extractor last" });
+        assert_handler::<_, (), _>(|_: Method, _: Request| async { "request last" });
+        assert_handler::<_, (), _>(|_: Result<String, _>| async { "result of body" });
+        assert_handler::<_, u8, _>(sixteen);
+    }
+
+    fn run<T, H: Handler<T, ()>>(handler: H, req: Request) -> (StatusCode, String) {
+        let res = block_on(handler.call(req, ()));
+        let status = res.status();
+        let body = block_on(res.into_body().collect()).unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn arguments_are_extracted_in_order() {
+        let handler = |method: Method, uri: Uri, body: String| async move {
+            format!("{method} {uri} {body}")
+        };
+        let req = Request::put("/x?y").body(Body::from("z")).unwrap();
+        assert_eq!(run(handler, req), (StatusCode::OK, "PUT /x?y z".into()));
+    }
+
+    #[test]
+    fn first_rejection_answers_and_skips_the_handler() {
+        let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = called.clone();
+        let handler = move |_: Query<HashMap<String, u32>>, _: String| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            async {}
+        };
+        let req = Request::get("/?a=x").body(Body::from(vec![0xff])).unwrap();
+        let (status, body) = run(handler, req);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, "invalid query string: invalid digit found in string");
+        assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}

@@ -1,0 +1,13 @@
+//! Routing: from a request's path and method to a handler.
+//!
+//! [`Router`] matches the path (once per request), [`MethodRouter`] picks
+//! the handler for the method and answers `405`, automatic `HEAD` and
+//! `OPTIONS` itself.
+
+mod method;
+pub(crate) mod params;
+mod route;
+mod router;
+
+pub use method::{MethodRouter, any, delete, get, head, options, patch, post, put};
+pub use router::Router;

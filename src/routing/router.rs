@@ -1,0 +1,1001 @@
+//! The `Router`: paths to method routers, with nesting, merging and
+//! fallbacks.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use super::method::MethodRouter;
+use super::params::{PathParams, param_names};
+use super::route::{CallFuture, Endpoint};
+use crate::handler::Handler;
+use crate::response::plain_text;
+use crate::service::Service;
+use crate::{Request, Response};
+
+/// Routes requests by path, then by method, to handlers.
+///
+/// Paths use [matchit] syntax: `/users/{id}` captures one segment,
+/// `/files/{*path}` captures the rest of the path (at least one
+/// character), and `{{` / `}}` are literal braces. A static segment beats a
+/// parameter, which beats a catch-all, whatever the order of registration.
+/// Captured values are read with [`Path`](crate::extract::Path).
+///
+/// A request whose path matches no route gets the [fallback](Self::fallback),
+/// by default `404 Not Found` with the body `not found`. A path that matches
+/// but whose method has no handler gets `405` (see [`MethodRouter`]).
+///
+/// `S` is the state the handlers need. [`with_state`](Self::with_state)
+/// provides it and turns the router into a `Router<()>`, which is the only
+/// kind that can be served: a missing state is a compile error, not a
+/// runtime one.
+///
+/// [matchit]: https://docs.rs/matchit
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::Path;
+/// use tramline::{Router, Body, Request};
+/// use tramline::routing::{get, post};
+///
+/// let users = Router::new()
+///     .route("/", get(|| async { "all users" }).post(|| async { "created" }))
+///     .route("/{id}", get(|Path(id): Path<u32>| async move { format!("user {id}") }));
+///
+/// let app = Router::new()
+///     .route("/", get(|| async { "home" }))
+///     .nest("/users", users);
+///
+/// let text = |method: &str, uri: &str| {
+///     let req = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+///     let res = futures_lite::future::block_on(app.handle(req));
+///     let status = res.status().as_u16();
+///     let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+///     (status, String::from_utf8(body.to_vec()).unwrap())
+/// };
+/// assert_eq!(text("GET", "/"), (200, "home".into()));
+/// assert_eq!(text("GET", "/users"), (200, "all users".into()));
+/// assert_eq!(text("POST", "/users"), (200, "created".into()));
+/// assert_eq!(text("GET", "/users/7"), (200, "user 7".into()));
+/// assert_eq!(text("GET", "/nope"), (404, "not found".into()));
+/// assert_eq!(text("DELETE", "/"), (405, "method not allowed".into()));
+/// ```
+pub struct Router<S = ()> {
+    /// Maps a path to its index in `routes`.
+    matcher: matchit::Router<usize>,
+    routes: Vec<RouteEntry<S>>,
+    fallback: Option<Endpoint<S>>,
+    nested_fallbacks: NestedFallbacks<S>,
+}
+
+struct RouteEntry<S> {
+    path: Box<str>,
+    /// The parameter names of `path`, shared with every match.
+    names: Arc<[Box<str>]>,
+    methods: MethodRouter<S>,
+}
+
+/// The fallbacks of nested routers, matched by their prefix.
+struct NestedFallbacks<S> {
+    /// Maps `prefix`, `prefix/` and `prefix/{*rest}` to an index in `entries`.
+    matcher: matchit::Router<usize>,
+    entries: Vec<(Box<str>, Endpoint<S>)>,
+}
+
+impl<S> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    /// Creates a router with no routes: every request gets `404`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Body, Request};
+    ///
+    /// let app = Router::new();
+    /// let res = futures_lite::future::block_on(app.handle(Request::get("/").body(Body::empty()).unwrap()));
+    /// assert_eq!(res.status(), 404);
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            matcher: matchit::Router::new(),
+            routes: Vec::new(),
+            fallback: None,
+            nested_fallbacks: NestedFallbacks {
+                matcher: matchit::Router::new(),
+                entries: Vec::new(),
+            },
+        }
+    }
+
+    /// Adds a route that dispatches `path` to `methods`.
+    ///
+    /// Routing a path that is already routed adds `methods` to its
+    /// handlers, as long as no method gets two.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router};
+    /// use tramline::routing::{get, post};
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/users", get(|| async { "list" }))
+    ///     .route("/users", post(|| async { "create" }))
+    ///     .route("/users/{id}", get(|| async { "one" }));
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if `path` does not start with `/`, is not valid route syntax,
+    /// conflicts with an existing route (e.g. `/users/{name}` next to
+    /// `/users/{id}`), or routes a method that the path already routes.
+    ///
+    /// ```should_panic
+    /// # use tramline::{Router};
+    /// # use tramline::routing::get;
+    /// let app: Router = Router::new().route("/a", get(|| async {})).route("/a", get(|| async {}));
+    /// ```
+    #[track_caller]
+    pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
+        self.add_route(path, methods);
+        self
+    }
+
+    /// Mounts `router`'s routes under `prefix`.
+    ///
+    /// A route `/x` of `router` answers at `{prefix}/x`, and its route `/`
+    /// at `{prefix}` itself (not `{prefix}/`). `prefix` may hold parameters,
+    /// which [`Path`](crate::extract::Path) sees alongside the nested
+    /// route's own. If `router` has a fallback, it answers the requests
+    /// under `prefix` that match no route.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Body, Request};
+    /// use tramline::routing::get;
+    ///
+    /// let api = Router::new()
+    ///     .route("/", get(|| async { "api root" }))
+    ///     .route("/ping", get(|| async { "pong" }))
+    ///     .fallback(|| async { (http::StatusCode::NOT_FOUND, "no such endpoint") });
+    /// let app = Router::new().nest("/api", api);
+    ///
+    /// let text = |uri: &str| {
+    ///     let res = futures_lite::future::block_on(app.handle(Request::get(uri).body(Body::empty()).unwrap()));
+    ///     let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+    ///     String::from_utf8(body.to_vec()).unwrap()
+    /// };
+    /// assert_eq!(text("/api"), "api root");
+    /// assert_eq!(text("/api/ping"), "pong");
+    /// assert_eq!(text("/api/pong"), "no such endpoint");
+    /// assert_eq!(text("/other"), "not found");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if `prefix` does not start with `/` or ends with `/` (to mount
+    /// at the root, use [`merge`](Self::merge)), or if a resulting route
+    /// would panic in [`route`](Self::route).
+    #[track_caller]
+    pub fn nest(mut self, prefix: &str, router: Self) -> Self {
+        assert!(
+            prefix.starts_with('/'),
+            "nest prefix must start with `/`, got {prefix:?}"
+        );
+        assert!(
+            !prefix.ends_with('/'),
+            "nest prefix must not end with `/`, got {prefix:?} (use `merge` to mount at the root)"
+        );
+        for entry in router.routes {
+            let path = match &*entry.path {
+                "/" => prefix.to_owned(),
+                path => format!("{prefix}{path}"),
+            };
+            self.add_route(&path, entry.methods);
+        }
+        if let Some(fallback) = router.fallback {
+            self.nested_fallbacks.add(prefix.to_owned(), fallback);
+        }
+        for (inner, fallback) in router.nested_fallbacks.entries {
+            self.nested_fallbacks
+                .add(format!("{prefix}{inner}"), fallback);
+        }
+        self
+    }
+
+    /// Adds all of `other`'s routes (and its fallback) to this router.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Body, Request};
+    /// use tramline::routing::{get, post};
+    ///
+    /// let reads = Router::new().route("/items", get(|| async { "list" }));
+    /// let writes = Router::new().route("/items", post(|| async { "add" }));
+    /// let app = reads.merge(writes);
+    /// let res = futures_lite::future::block_on(app.handle(Request::post("/items").body(Body::empty()).unwrap()));
+    /// assert_eq!(res.status(), 200);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if both routers have a fallback, or if one of `other`'s routes
+    /// would panic in [`route`](Self::route).
+    #[track_caller]
+    pub fn merge(mut self, other: Self) -> Self {
+        for entry in other.routes {
+            self.add_route(&entry.path, entry.methods);
+        }
+        if let Some(fallback) = other.fallback {
+            assert!(
+                self.fallback.is_none(),
+                "cannot merge two routers that both have a fallback"
+            );
+            self.fallback = Some(fallback);
+        }
+        for (prefix, fallback) in other.nested_fallbacks.entries {
+            self.nested_fallbacks.add(prefix.into(), fallback);
+        }
+        self
+    }
+
+    /// Sets the handler for requests whose path matches no route, replacing
+    /// the default `404 Not Found` (and any earlier fallback).
+    ///
+    /// The fallback sees every method and no path parameters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{StatusCode, Uri};
+    /// use tramline::{Router, Body, Request};
+    ///
+    /// let app = Router::new().fallback(|uri: Uri| async move {
+    ///     (StatusCode::NOT_FOUND, format!("nothing at {uri}"))
+    /// });
+    /// let res = futures_lite::future::block_on(app.handle(Request::get("/x").body(Body::empty()).unwrap()));
+    /// let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+    /// assert_eq!(body, "nothing at /x");
+    /// ```
+    pub fn fallback<H, T>(mut self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.fallback = Some(Endpoint::new(handler));
+        self
+    }
+
+    /// Gives every handler `state`, returning a router that needs a state
+    /// of any type `S2` (usually `()`, to serve it).
+    ///
+    /// A router that still needs a state can only be nested in or merged
+    /// with routers of the same state; give it its state first to combine it
+    /// with routers of another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::extract::State;
+    /// use tramline::{Router, Body, Request};
+    /// use tramline::routing::get;
+    ///
+    /// #[derive(Clone)]
+    /// struct Config { name: &'static str }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|State(c): State<Config>| async move { c.name }))
+    ///     .with_state(Config { name: "tramline" });
+    /// let res = futures_lite::future::block_on(app.handle(Request::get("/").body(Body::empty()).unwrap()));
+    /// let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+    /// assert_eq!(body, "tramline");
+    /// ```
+    ///
+    /// Forgetting the state is a compile error: only a `Router<()>` can
+    /// answer requests.
+    ///
+    /// ```compile_fail
+    /// # use tramline::extract::State;
+    /// # use tramline::{Router, Body, Request};
+    /// # use tramline::routing::get;
+    /// let app = Router::new().route("/", get(|State(n): State<u32>| async move { n.to_string() }));
+    /// let _ = app.handle(Request::get("/").body(Body::empty()).unwrap());
+    /// ```
+    pub fn with_state<S2>(self, state: S) -> Router<S2> {
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|entry| RouteEntry {
+                path: entry.path,
+                names: entry.names,
+                methods: entry.methods.with_state(&state),
+            })
+            .collect();
+        let entries = self
+            .nested_fallbacks
+            .entries
+            .into_iter()
+            .map(|(prefix, fallback)| (prefix, fallback.with_state(&state)))
+            .collect();
+        Router {
+            matcher: self.matcher,
+            routes,
+            fallback: self.fallback.map(|fallback| fallback.with_state(&state)),
+            nested_fallbacks: NestedFallbacks {
+                matcher: self.nested_fallbacks.matcher,
+                entries,
+            },
+        }
+    }
+
+    #[track_caller]
+    fn add_route(&mut self, path: &str, methods: MethodRouter<S>) {
+        assert!(
+            path.starts_with('/'),
+            "invalid route {path:?}: paths must start with `/`"
+        );
+        if let Some(entry) = self.routes.iter_mut().find(|e| &*e.path == path) {
+            if let Err(method) = entry.methods.merge(methods) {
+                match method {
+                    "any" => {
+                        panic!("overlapping method route: `{path}` already has an `any` handler")
+                    }
+                    method => {
+                        panic!("overlapping method route: `{method} {path}` already has a handler")
+                    }
+                }
+            }
+            return;
+        }
+        if let Err(e) = self.matcher.insert(path, self.routes.len()) {
+            panic!("{}", route_error(path, e));
+        }
+        self.routes.push(RouteEntry {
+            path: path.into(),
+            names: param_names(path),
+            methods,
+        });
+    }
+
+    /// Answers `req`; the one path match per request happens here.
+    fn call_with_state(&self, mut req: Request, state: &S) -> CallFuture {
+        let matched = match self.matcher.at(req.uri().path()) {
+            Ok(m) => {
+                let entry = &self.routes[*m.value];
+                // Only routes with parameters pay for storing them.
+                let params =
+                    (!m.params.is_empty()).then(|| PathParams::new(&entry.names, &m.params));
+                Some((entry, params))
+            }
+            Err(_) => None,
+        };
+        if let Some((entry, params)) = matched {
+            if let Some(params) = params {
+                req.extensions_mut().insert(params);
+            }
+            return entry.methods.call(req, state);
+        }
+        let fallback = self
+            .nested_fallbacks
+            .at(req.uri().path())
+            .or(self.fallback.as_ref());
+        match fallback {
+            Some(fallback) => CallFuture::handler(fallback.call(req, state)),
+            None => CallFuture::ready(plain_text(StatusCode::NOT_FOUND, "not found")),
+        }
+    }
+}
+
+impl Router<()> {
+    /// Answers one request without a server: routes it, runs the handler
+    /// and returns its response.
+    ///
+    /// This is what the server does for each request (minus what the HTTP
+    /// engine adds: `Date`, `Content-Length`, and dropping the body of
+    /// `HEAD` responses). Use it in tests and examples.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Body, Request};
+    /// use tramline::routing::get;
+    ///
+    /// let app = Router::new().route("/", get(|| async { "hello" }));
+    /// let res = futures_lite::future::block_on(app.handle(Request::get("/").body(Body::empty()).unwrap()));
+    /// assert_eq!(res.status(), 200);
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the handler's future, cancelling it at its
+    /// current `.await`.
+    pub fn handle(&self, req: Request) -> impl Future<Output = Response> + Send + 'static + use<> {
+        Service::call(self, req)
+    }
+}
+
+impl Service for Router<()> {
+    type Future = CallFuture;
+
+    fn call(&self, req: Request) -> CallFuture {
+        self.call_with_state(req, &())
+    }
+}
+
+impl<S> NestedFallbacks<S> {
+    #[track_caller]
+    fn add(&mut self, prefix: String, fallback: Endpoint<S>) {
+        let index = self.entries.len();
+        for pattern in [
+            prefix.clone(),
+            format!("{prefix}/"),
+            format!("{prefix}/{{*__tramline_nested_rest}}"),
+        ] {
+            if let Err(e) = self.matcher.insert(pattern, index) {
+                panic!("nested fallback at `{prefix}`: {}", route_error(&prefix, e));
+            }
+        }
+        self.entries.push((prefix.into(), fallback));
+    }
+
+    fn at(&self, path: &str) -> Option<&Endpoint<S>> {
+        let m = self.matcher.at(path).ok()?;
+        Some(&self.entries[*m.value].1)
+    }
+}
+
+/// Describes a route matchit refused, in tramline's words.
+fn route_error(path: &str, error: matchit::InsertError) -> String {
+    match error {
+        matchit::InsertError::Conflict { with } => {
+            format!("route `{path}` conflicts with the existing route `{with}`")
+        }
+        matchit::InsertError::InvalidParamSegment => {
+            format!("invalid route `{path}`: only one parameter is allowed per path segment")
+        }
+        matchit::InsertError::InvalidParam => format!(
+            "invalid route `{path}`: parameters are written `{{name}}` or `{{*name}}` with a non-empty name (write `{{{{` and `}}}}` for literal braces)"
+        ),
+        matchit::InsertError::InvalidCatchAll => {
+            format!("invalid route `{path}`: a catch-all parameter must end the route")
+        }
+        other => format!("invalid route `{path}`: {other}"),
+    }
+}
+
+impl<S> Default for Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Clone for Router<S> {
+    fn clone(&self) -> Self {
+        Self {
+            matcher: self.matcher.clone(),
+            routes: self
+                .routes
+                .iter()
+                .map(|entry| RouteEntry {
+                    path: entry.path.clone(),
+                    names: Arc::clone(&entry.names),
+                    methods: entry.methods.clone(),
+                })
+                .collect(),
+            fallback: self.fallback.clone(),
+            nested_fallbacks: NestedFallbacks {
+                matcher: self.nested_fallbacks.matcher.clone(),
+                entries: self.nested_fallbacks.entries.clone(),
+            },
+        }
+    }
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field(
+                "routes",
+                &self
+                    .routes
+                    .iter()
+                    .map(|entry| (&*entry.path, &entry.methods))
+                    .collect::<Vec<_>>(),
+            )
+            .field("fallback", &self.fallback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Body;
+    use crate::extract::{FromRef, Path, State};
+    use crate::routing::{any, get, post};
+    use futures_lite::future::block_on;
+    use http::header;
+    use http::{Method, Uri};
+    use std::collections::HashMap;
+
+    /// One request through `Service::call`, as the engine makes it.
+    fn send(router: &Router, method: &str, uri: &str) -> (StatusCode, Option<String>, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let res = block_on(Service::call(router, req));
+        let allow = res
+            .headers()
+            .get(header::ALLOW)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let status = res.status();
+        let body = block_on(res.into_body().collect()).unwrap();
+        (status, allow, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// `(method, uri, status, allow, body)`
+    type Case = (
+        &'static str,
+        &'static str,
+        u16,
+        Option<&'static str>,
+        &'static str,
+    );
+
+    fn run(router: &Router, cases: &[Case]) {
+        for &(method, uri, status, allow, body) in cases {
+            let want = (
+                StatusCode::from_u16(status).unwrap(),
+                allow.map(str::to_owned),
+                body.to_owned(),
+            );
+            assert_eq!(send(router, method, uri), want, "{method} {uri}");
+        }
+    }
+
+    fn text(s: &'static str) -> MethodRouter {
+        get(move || async move { s })
+    }
+
+    async fn params(Path(p): Path<HashMap<String, String>>) -> String {
+        let mut pairs: Vec<_> = p.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.sort();
+        pairs.join("&")
+    }
+
+    #[test]
+    fn static_beats_param_beats_catch_all() {
+        let router = Router::new()
+            .route("/", text("root"))
+            .route("/users/me", text("static"))
+            .route("/users/{id}", get(params))
+            .route("/users/{id}/posts", get(params))
+            .route("/{*rest}", get(params))
+            .route("/img-{name}.png", get(params));
+        run(
+            &router,
+            &[
+                ("GET", "/", 200, None, "root"),
+                ("GET", "/users/me", 200, None, "static"),
+                ("GET", "/users/42", 200, None, "id=42"),
+                ("GET", "/users/a%20b", 200, None, "id=a b"),
+                ("GET", "/users/42/posts", 200, None, "id=42"),
+                ("GET", "/users/42/other", 200, None, "rest=users/42/other"),
+                ("GET", "/users", 200, None, "rest=users"),
+                ("GET", "/users/", 200, None, "rest=users/"),
+                ("GET", "/img-cat.png", 200, None, "name=cat"),
+                ("GET", "/a/b/c?q=1", 200, None, "rest=a/b/c"),
+            ],
+        );
+    }
+
+    #[test]
+    fn unmatched_paths_and_methods() {
+        let router = Router::new()
+            .route("/r", text("get").post(|| async { "post" }))
+            .route("/w", post(|| async { "w" }))
+            .route("/any", any(|m: Method| async move { m.to_string() }));
+        let get_post = Some("GET, HEAD, POST, OPTIONS");
+        run(
+            &router,
+            &[
+                ("GET", "/missing", 404, None, "not found"),
+                ("POST", "/missing", 404, None, "not found"),
+                ("GET", "/r/", 404, None, "not found"),
+                ("GET", "/R", 404, None, "not found"),
+                ("HEAD", "/r", 200, None, "get"),
+                ("POST", "/r", 200, None, "post"),
+                ("PUT", "/r", 405, get_post, "method not allowed"),
+                ("DELETE", "/r", 405, get_post, "method not allowed"),
+                ("OPTIONS", "/r", 204, get_post, ""),
+                (
+                    "GET",
+                    "/w",
+                    405,
+                    Some("POST, OPTIONS"),
+                    "method not allowed",
+                ),
+                (
+                    "HEAD",
+                    "/w",
+                    405,
+                    Some("POST, OPTIONS"),
+                    "method not allowed",
+                ),
+                ("OPTIONS", "/any", 200, None, "OPTIONS"),
+                ("BREW", "/any", 200, None, "BREW"),
+            ],
+        );
+        let req = Request::get("/missing").body(Body::empty()).unwrap();
+        let res = block_on(router.handle(req));
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn routing_a_path_twice_merges_its_methods() {
+        let router = Router::new()
+            .route("/x", text("get"))
+            .route("/x", post(|| async { "post" }));
+        run(
+            &router,
+            &[
+                ("GET", "/x", 200, None, "get"),
+                ("POST", "/x", 200, None, "post"),
+                (
+                    "PUT",
+                    "/x",
+                    405,
+                    Some("GET, HEAD, POST, OPTIONS"),
+                    "method not allowed",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn nest_mounts_routes_under_a_prefix() {
+        let inner = Router::new()
+            .route("/", text("inner root"))
+            .route("/leaf", text("leaf"))
+            .route("/{id}", get(params));
+        let router = Router::new()
+            .route("/", text("outer root"))
+            .nest("/api", inner.clone())
+            .nest("/t/{tenant}", inner)
+            .nest(
+                "/deep",
+                Router::new().nest("/er", Router::new().route("/x", text("deep"))),
+            );
+        run(
+            &router,
+            &[
+                ("GET", "/", 200, None, "outer root"),
+                ("GET", "/api", 200, None, "inner root"),
+                ("GET", "/api/", 404, None, "not found"),
+                ("GET", "/api/leaf", 200, None, "leaf"),
+                ("GET", "/api/7", 200, None, "id=7"),
+                ("GET", "/api/7/8", 404, None, "not found"),
+                ("GET", "/t/acme/9", 200, None, "id=9&tenant=acme"),
+                ("GET", "/t/acme", 200, None, "inner root"),
+                ("GET", "/deep/er/x", 200, None, "deep"),
+                ("GET", "/deep/er", 404, None, "not found"),
+                ("GET", "/leaf", 404, None, "not found"),
+            ],
+        );
+    }
+
+    #[test]
+    fn fallbacks_answer_unmatched_paths() {
+        let api = Router::new()
+            .route("/ping", text("pong"))
+            .fallback(
+                |uri: Uri| async move { (StatusCode::NOT_FOUND, format!("api has no {uri}")) },
+            );
+        let router = Router::new()
+            .route("/", text("root"))
+            .nest("/api", api)
+            .fallback(|m: Method| async move { (StatusCode::IM_A_TEAPOT, format!("outer {m}")) });
+        run(
+            &router,
+            &[
+                ("GET", "/", 200, None, "root"),
+                (
+                    "POST",
+                    "/",
+                    405,
+                    Some("GET, HEAD, OPTIONS"),
+                    "method not allowed",
+                ),
+                ("GET", "/api/ping", 200, None, "pong"),
+                ("GET", "/api/nope", 404, None, "api has no /api/nope"),
+                ("GET", "/api/a/b", 404, None, "api has no /api/a/b"),
+                ("GET", "/api", 404, None, "api has no /api"),
+                ("GET", "/api/", 404, None, "api has no /api/"),
+                ("GET", "/apix", 418, None, "outer GET"),
+                ("DELETE", "/else", 418, None, "outer DELETE"),
+            ],
+        );
+    }
+
+    #[test]
+    fn merge_combines_routes_and_fallbacks() {
+        let a = Router::new()
+            .route("/a", text("a"))
+            .route("/both", text("both get"));
+        let b = Router::new()
+            .route("/b", text("b"))
+            .route("/both", post(|| async { "both post" }))
+            .nest("/n", Router::new().fallback(|| async { "n fallback" }))
+            .fallback(|| async { "b fallback" });
+        let router = a.merge(b);
+        run(
+            &router,
+            &[
+                ("GET", "/a", 200, None, "a"),
+                ("GET", "/b", 200, None, "b"),
+                ("GET", "/both", 200, None, "both get"),
+                ("POST", "/both", 200, None, "both post"),
+                ("GET", "/n/x", 200, None, "n fallback"),
+                ("GET", "/zzz", 200, None, "b fallback"),
+            ],
+        );
+    }
+
+    #[derive(Clone)]
+    struct AppState {
+        name: &'static str,
+        db: Db,
+    }
+
+    #[derive(Clone)]
+    struct Db(u32);
+
+    impl FromRef<AppState> for Db {
+        fn from_ref(state: &AppState) -> Self {
+            state.db.clone()
+        }
+    }
+
+    #[test]
+    fn with_state_feeds_state_and_substate() {
+        let users: Router<Db> = Router::new().route(
+            "/count",
+            get(|State(Db(n)): State<Db>| async move { n.to_string() }),
+        );
+        let router = Router::new()
+            .route("/", get(|State(s): State<AppState>| async move { s.name }))
+            .route(
+                "/db",
+                get(|State(Db(n)): State<Db>| async move { format!("db {n}") }),
+            )
+            .fallback(|State(s): State<AppState>| async move { format!("{} fallback", s.name) })
+            .nest("/users", users.with_state(Db(7)))
+            .with_state(AppState {
+                name: "app",
+                db: Db(3),
+            });
+        run(
+            &router,
+            &[
+                ("GET", "/", 200, None, "app"),
+                ("GET", "/db", 200, None, "db 3"),
+                ("GET", "/users/count", 200, None, "7"),
+                ("GET", "/nothing", 200, None, "app fallback"),
+            ],
+        );
+    }
+
+    #[test]
+    fn routes_without_params_store_none() {
+        let router = Router::new().route(
+            "/plain",
+            get(|req: Request| async move {
+                req.extensions().get::<PathParams>().is_none().to_string()
+            }),
+        );
+        run(&router, &[("GET", "/plain", 200, None, "true")]);
+    }
+
+    #[test]
+    fn bad_path_params_are_rejected_at_extraction() {
+        let router = Router::new()
+            .route(
+                "/n/{id}",
+                get(|Path(id): Path<u32>| async move { id.to_string() }),
+            )
+            .route(
+                "/s/{name}",
+                get(|Path(name): Path<String>| async move { name }),
+            )
+            .route("/ignored/{name}", text("not extracted"));
+        run(
+            &router,
+            &[
+                ("GET", "/n/12", 200, None, "12"),
+                (
+                    "GET",
+                    "/n/x",
+                    400,
+                    None,
+                    r#"invalid path parameter 'id': expected an unsigned integer, got "x""#,
+                ),
+                (
+                    "GET",
+                    "/s/%zz",
+                    400,
+                    None,
+                    "invalid percent-encoding in path parameter 'name'",
+                ),
+                (
+                    "GET",
+                    "/s/%C3%28",
+                    400,
+                    None,
+                    "path parameter 'name' is not valid UTF-8 once percent-decoded",
+                ),
+                ("GET", "/ignored/%zz", 200, None, "not extracted"),
+            ],
+        );
+    }
+
+    #[test]
+    fn handle_matches_service_call() {
+        let router = Router::new().route("/", text("same"));
+        let req = Request::get("/").body(Body::empty()).unwrap();
+        let res = block_on(router.handle(req));
+        let body = block_on(res.into_body().collect()).unwrap();
+        assert_eq!(body, "same");
+        assert_eq!(send(&router, "GET", "/").2, "same");
+    }
+
+    fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let err = std::panic::catch_unwind(f).unwrap_err();
+        err.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap()
+    }
+
+    #[test]
+    fn invalid_routes_panic_with_a_clear_message() {
+        let cases: [(&str, fn()); 9] = [
+            ("invalid route \"users\": paths must start with `/`", || {
+                let _ = Router::<()>::new().route("users", text("x"));
+            }),
+            (
+                "route `/u/{name}` conflicts with the existing route `/u/{id}`",
+                || {
+                    let _ = Router::<()>::new()
+                        .route("/u/{id}", text("x"))
+                        .route("/u/{name}", text("y"));
+                },
+            ),
+            (
+                "invalid route `/a/{x}{y}`: only one parameter is allowed per path segment",
+                || {
+                    let _ = Router::<()>::new().route("/a/{x}{y}", text("x"));
+                },
+            ),
+            (
+                "invalid route `/a/{}`: parameters are written `{name}` or `{*name}` with a non-empty name (write `{{` and `}}` for literal braces)",
+                || {
+                    let _ = Router::<()>::new().route("/a/{}", text("x"));
+                },
+            ),
+            (
+                "invalid route `/a/{*x}/b`: a catch-all parameter must end the route",
+                || {
+                    let _ = Router::<()>::new().route("/a/{*x}/b", text("x"));
+                },
+            ),
+            (
+                "overlapping method route: `GET /a` already has a handler",
+                || {
+                    let _ = Router::<()>::new()
+                        .route("/a", text("x"))
+                        .route("/a", text("y"));
+                },
+            ),
+            (
+                "overlapping method route: `/a` already has an `any` handler",
+                || {
+                    let _ = Router::<()>::new()
+                        .route("/a", any(|| async {}))
+                        .route("/a", any(|| async {}));
+                },
+            ),
+            (
+                "nest prefix must not end with `/`, got \"/api/\" (use `merge` to mount at the root)",
+                || {
+                    let _ = Router::<()>::new().nest("/api/", Router::<()>::new());
+                },
+            ),
+            ("cannot merge two routers that both have a fallback", || {
+                let _ = Router::<()>::new()
+                    .fallback(|| async {})
+                    .merge(Router::<()>::new().fallback(|| async {}));
+            }),
+        ];
+        for (want, f) in cases {
+            assert_eq!(panic_message(f), want);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "nest prefix must start with `/`")]
+    fn nest_prefix_without_slash_panics() {
+        let _ = Router::<()>::new().nest("api", Router::new());
+    }
+
+    #[test]
+    fn arbitrary_paths_never_panic() {
+        let router = Router::new()
+            .route("/", text("root"))
+            .route(
+                "/{a}",
+                get(|Path(a): Path<u32>| async move { a.to_string() }),
+            )
+            .route(
+                "/{a}/{*rest}",
+                get(|Path((a, rest)): Path<(String, String)>| async move { a + &rest }),
+            )
+            .nest(
+                "/n",
+                Router::new()
+                    .route("/{x}", get(params))
+                    .fallback(|| async { "nf" }),
+            );
+        let pieces = [
+            "/", "%", "a", "7", "n", "%2F", "%ff", "%e2%9c", "{", "é", "+",
+        ];
+        let mut paths = vec![String::from("/")];
+        let mut last = paths.clone();
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|p| pieces.iter().map(move |piece| format!("{p}{piece}")))
+                .collect();
+            paths.extend(last.iter().cloned());
+        }
+        let mut routed = 0;
+        for path in paths {
+            // Paths the engine could never hand over are not interesting.
+            let Ok(req) = Request::get(path.as_str()).body(Body::empty()) else {
+                continue;
+            };
+            let status = block_on(Service::call(&router, req)).status();
+            assert!(
+                [200, 400, 404].contains(&status.as_u16()),
+                "{path}: {status}"
+            );
+            routed += 1;
+        }
+        assert!(routed > 10_000, "only {routed} paths were valid URIs");
+    }
+
+    #[test]
+    fn router_and_future_are_send_sync_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        fn assert_send_static<T: Send + 'static>(_: &T) {}
+        assert_bounds::<Router>();
+        let router = Router::new();
+        let future = router.handle(Request::new(Body::empty()));
+        assert_send_static(&future);
+    }
+}
