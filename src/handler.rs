@@ -19,7 +19,7 @@ use crate::response::{IntoResponse, Response};
 /// marker); you never name it. `S` is the router's state.
 ///
 /// You rarely implement `Handler` yourself: write an `async fn` and pass it
-/// to [`get`](crate::get) and friends.
+/// to [`get`](crate::routing::get) and friends.
 ///
 /// # Examples
 ///
