@@ -33,6 +33,10 @@ use std::time::Duration;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
 
+#[cfg(feature = "__conformance")]
+#[doc(hidden)]
+pub mod conformance;
+
 /// An async runtime that can serve tramline applications.
 ///
 /// Implementations are cheap handles (`Clone`) to a runtime that may be shared

@@ -229,90 +229,11 @@ impl tramline_rt::Listener for TcpListener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_lite::future;
-    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
-    use std::io::{Read, Write};
+    use tramline_rt::conformance::*;
+
     use std::sync::mpsc;
     use std::thread;
     use std::time::Instant;
-    use tramline_rt::Listener as _;
-
-    const LIMIT: Duration = Duration::from_secs(10);
-
-    /// Connects a std client to `addr` on another thread, sends `hello` and
-    /// returns what comes back.
-    fn client(addr: SocketAddr) -> thread::JoinHandle<Vec<u8>> {
-        thread::spawn(move || {
-            let mut conn = std::net::TcpStream::connect(addr).unwrap();
-            conn.set_read_timeout(Some(LIMIT)).unwrap();
-            conn.write_all(b"hello").unwrap();
-            let mut back = Vec::new();
-            conn.read_to_end(&mut back).unwrap();
-            back
-        })
-    }
-
-    /// Accepts one connection, echoes five bytes back and closes the write
-    /// half; returns the stream, still open.
-    async fn echo_once<R: Runtime>(rt: R, listener: StdTcpListener) -> io::Result<R::Stream> {
-        let serve = async {
-            let mut listener = rt.listener(listener)?;
-            let (mut stream, _) = listener.accept().await?;
-            let mut buf = [0; 5];
-            stream.read_exact(&mut buf).await?;
-            stream.write_all(&buf).await?;
-            stream.flush().await?;
-            stream.close().await?;
-            Ok(stream)
-        };
-        let timeout = async {
-            rt.sleep(LIMIT).await;
-            Err(io::Error::other("echo timed out"))
-        };
-        future::or(serve, timeout).await
-    }
-
-    fn bind() -> (StdTcpListener, SocketAddr) {
-        let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        (listener, addr)
-    }
-
-    /// Echoes for a std client; the client reads to EOF while the server's
-    /// stream is still alive, so `close` must have sent FIN.
-    fn echoes_over_loopback<R: Runtime>(rt: R) -> R::Stream {
-        let (listener, addr) = bind();
-        let client = client(addr);
-        let stream = rt.block_on(echo_once(rt.clone(), listener)).unwrap();
-        assert_eq!(client.join().unwrap(), b"hello");
-        stream
-    }
-
-    fn sleeps_at_least<R: Runtime>(rt: R) {
-        // Per-core sleeps need the worker's context, so create it inside.
-        let elapsed = rt.block_on(async {
-            let start = Instant::now();
-            rt.sleep(Duration::from_millis(50)).await;
-            start.elapsed()
-        });
-        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
-    }
-
-    /// Spawns from inside `block_on` and waits (bounded) for the task.
-    fn runs_spawned_task<R: Runtime>(rt: R) {
-        let (tx, rx) = mpsc::channel();
-        let got = rt.block_on(async {
-            rt.spawn(async move { tx.send(7).unwrap() });
-            for _ in 0..1000 {
-                if let Ok(v) = rx.try_recv() {
-                    return Some(v);
-                }
-                rt.sleep(Duration::from_millis(10)).await;
-            }
-            None
-        });
-        assert_eq!(got, Some(7));
-    }
 
     #[test]
     fn smol_echoes_over_loopback() {
