@@ -59,10 +59,10 @@ pub struct Server<R> {
     signal: Arc<Signal>,
 }
 
-#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+#[cfg(feature = "default-runtime")]
 impl Server<crate::rt::DefaultRuntime> {
-    /// Binds `addr` for serving on [`crate::rt::DefaultRuntime`], the first
-    /// enabled of the `tokio`, `smol` and `async-std` features.
+    /// Binds `addr` for serving on [`crate::rt::DefaultRuntime`], the runtime
+    /// the enabled features pick.
     ///
     /// # Errors
     ///
