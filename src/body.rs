@@ -97,10 +97,57 @@ impl Body {
         }
     }
 
+    /// Limits the body to `max` bytes.
+    ///
+    /// A body known to be longer fails on its first read; a stream fails
+    /// once it passes `max`. Either way the error's
+    /// [`Error::is_too_large`] is `true`, which extractors answer with 413.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::Body;
+    ///
+    /// let body = Body::from("hello").with_limit(3);
+    /// let err = futures_lite::future::block_on(body.collect()).unwrap_err();
+    /// assert!(err.is_too_large());
+    /// ```
+    pub fn with_limit(self, max: u64) -> Self {
+        match self.inner {
+            Inner::Full(b) if b.len() as u64 > max => Self::from_stream(
+                futures_lite::stream::once(Err::<Bytes, _>(LengthLimitError)),
+            ),
+            Inner::Full(_) => self,
+            Inner::Stream(s) => {
+                let mut seen = 0u64;
+                Self::from_stream(s.map(move |chunk| {
+                    let chunk = chunk?;
+                    seen += chunk.len() as u64;
+                    if seen > max {
+                        return Err(Box::new(LengthLimitError) as BoxError);
+                    }
+                    Ok(chunk)
+                }))
+            }
+        }
+    }
+
     pub(crate) fn into_inner(self) -> Inner {
         self.inner
     }
 }
+
+/// A body passed the limit set by [`Body::with_limit`].
+#[derive(Debug)]
+pub(crate) struct LengthLimitError;
+
+impl fmt::Display for LengthLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("length limit exceeded")
+    }
+}
+
+impl std::error::Error for LengthLimitError {}
 
 impl Default for Body {
     fn default() -> Self {
@@ -197,6 +244,26 @@ mod tests {
         ]);
         let err = block_on(Body::from_stream(chunks).collect()).unwrap_err();
         assert!(err.is_body());
+    }
+
+    #[test]
+    fn limit_fails_bodies_over_it_and_passes_the_rest() {
+        let err = block_on(Body::from("abcd").with_limit(3).collect()).unwrap_err();
+        assert!(err.is_too_large());
+        assert_eq!(
+            block_on(Body::from("abc").with_limit(3).collect()).unwrap(),
+            "abc"
+        );
+        let chunks = || {
+            futures_lite::stream::iter(vec![
+                Ok::<_, std::io::Error>(Bytes::from_static(b"ab")),
+                Ok(Bytes::from_static(b"cd")),
+            ])
+        };
+        let err = block_on(Body::from_stream(chunks()).with_limit(3).collect()).unwrap_err();
+        assert!(err.is_too_large());
+        let ok = block_on(Body::from_stream(chunks()).with_limit(4).collect()).unwrap();
+        assert_eq!(ok, "abcd");
     }
 
     #[test]

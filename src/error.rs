@@ -26,6 +26,7 @@ pub(crate) enum Kind {
     Timeout,
     IncompleteMessage,
     Body,
+    TooLarge,
 }
 
 impl Error {
@@ -36,7 +37,11 @@ impl Error {
     }
 
     pub(crate) fn body(cause: impl Into<BoxError>) -> Self {
-        Self::new(Kind::Body, Some(cause.into()))
+        let cause = cause.into();
+        if cause.is::<crate::body::LengthLimitError>() {
+            return Self::new(Kind::TooLarge, Some(cause));
+        }
+        Self::new(Kind::Body, Some(cause))
     }
 
     /// Returns `true` if the peer sent a message that could not be parsed.
@@ -63,6 +68,12 @@ impl Error {
     pub fn is_body(&self) -> bool {
         self.inner.kind == Kind::Body
     }
+
+    /// Returns `true` if a body was longer than its limit (see
+    /// [`crate::Body::with_limit`]).
+    pub fn is_too_large(&self) -> bool {
+        self.inner.kind == Kind::TooLarge
+    }
 }
 
 impl fmt::Debug for Error {
@@ -84,6 +95,7 @@ impl fmt::Display for Error {
             Kind::Timeout => "timed out",
             Kind::IncompleteMessage => "connection closed before message completed",
             Kind::Body => "error reading a body",
+            Kind::TooLarge => "body too large",
         })
     }
 }

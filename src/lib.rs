@@ -32,6 +32,7 @@ pub mod extract;
 mod handler;
 mod http1;
 mod json;
+mod peer;
 pub mod response;
 pub mod routing;
 pub mod rt;

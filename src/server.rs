@@ -218,8 +218,9 @@ async fn accept_loop<R: Runtime, S: Service>(
         .await;
         match accepted {
             None => break,
-            Some(Ok((stream, _peer))) => rt.spawn(serve_connection(
+            Some(Ok((stream, peer))) => rt.spawn(serve_connection(
                 stream,
+                peer,
                 service.clone(),
                 rt.clone(),
                 config.clone(),

@@ -5,7 +5,9 @@
 mod support;
 
 use serde::{Deserialize, Serialize};
-use tramline::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use tramline::extract::{ConnectInfo, Path, Query, State};
 use tramline::routing::get;
 use tramline::rt::Runtime;
 use tramline::{Json, Router};
@@ -48,6 +50,10 @@ fn app() -> Router {
         .route(
             "/counter",
             get(|State(name): State<&'static str>| async move { name }),
+        )
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
         )
         .nest("/api", api)
         .with_state("tramline")
@@ -137,7 +143,16 @@ fn state_reaches_handlers<R: Runtime>(rt: R) {
     assert_eq!((r.status, r.text()), (200, "tramline"));
 }
 
+fn connect_info_is_the_client_address<R: Runtime>(rt: R) {
+    let server = TestServer::start(rt, app());
+    let mut client = server.connect();
+    let local = client.local_addr();
+    let r = client.roundtrip(b"GET /peer HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.text()), (200, local.to_string().as_str()));
+}
+
 on_every_runtime!(
+    connect_info_is_the_client_address,
     unknown_path_is_404,
     wrong_method_is_405_with_allow,
     path_params_are_typed,

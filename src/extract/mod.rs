@@ -28,11 +28,13 @@ use http::{HeaderMap, Method, Uri, Version};
 use crate::Body;
 use crate::response::IntoResponse;
 
+mod connect_info;
 mod path;
 mod query;
 pub mod rejection;
 mod state;
 
+pub use connect_info::{ConnectInfo, MissingConnectInfo};
 pub use path::Path;
 pub use query::Query;
 pub use state::{FromRef, State};

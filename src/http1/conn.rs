@@ -1,6 +1,7 @@
 //! The per-connection loop: read, parse, call the app, encode, repeat.
 
 use std::io;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// server shuts down.
 pub(crate) async fn serve_connection<R, S, I>(
     io: I,
+    peer: SocketAddr,
     service: Arc<S>,
     rt: R,
     config: Arc<Config>,
@@ -54,7 +56,7 @@ pub(crate) async fn serve_connection<R, S, I>(
         write_buf: Vec::with_capacity(BUF_SIZE),
         spans: Vec::new(),
     };
-    if let Err(e) = conn.run(&*service, &rt, &config, &signal).await {
+    if let Err(e) = conn.run(&*service, peer, &rt, &config, &signal).await {
         tracing::debug!(error = %e, "connection closed with an error");
     }
 }
@@ -72,6 +74,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn run<R: Runtime, S: Service>(
         &mut self,
         service: &S,
+        peer: SocketAddr,
         rt: &R,
         config: &Config,
         signal: &Signal,
@@ -146,7 +149,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             *req.version_mut() = head.version;
             *req.headers_mut() = head.headers;
 
-            let response = match call(service, req).await {
+            let response = match call(service, req, peer).await {
                 Ok(response) => response,
                 Err(message) => {
                     tracing::error!(panic = %message, "handler panicked; answering 500");
@@ -368,13 +371,15 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 }
 
-/// Calls the app, turning a panic (while building or polling the response
-/// future) into `Err` with the panic message.
-async fn call<S: Service>(service: &S, req: Request) -> Result<Response, String> {
-    let future = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(req)))
-        .map_err(|p| panic_message(&*p))?;
-    AssertUnwindSafe(future)
-        .catch_unwind()
+/// Calls the app with `peer` as the current peer address, turning a panic
+/// (while building or polling the response future) into `Err` with the panic
+/// message.
+async fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Result<Response, String> {
+    let future = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        crate::peer::enter(peer, || service.call(req))
+    }))
+    .map_err(|p| panic_message(&*p))?;
+    crate::peer::scope(peer, AssertUnwindSafe(future).catch_unwind())
         .await
         .map_err(|p| panic_message(&*p))
 }

@@ -120,6 +120,11 @@ impl Client {
         }
     }
 
+    /// The client side's address, as the server sees it.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().unwrap()
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> &mut Self {
         self.stream.write_all(bytes).expect("write request");
         self
