@@ -12,12 +12,11 @@ use futures_lite::{
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
-use tramline_rt::Runtime;
 
 use super::decode::ChunkedDecoder;
 use super::encode::{self, Framing, Persist};
 use super::parse::{self, BodyLength, HeaderSpan};
-use super::{Config, Reject};
+use super::{Config, Reject, Timer};
 use crate::body::Inner;
 use crate::service::Service;
 use crate::shutdown::Signal;
@@ -37,15 +36,15 @@ const LINGER_BYTES: usize = 64 * 1024;
 
 /// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, or the
 /// server shuts down.
-pub(crate) async fn serve_connection<R, S, I>(
+pub(crate) async fn serve_connection<T, S, I>(
     io: I,
     peer: SocketAddr,
     service: Arc<S>,
-    rt: R,
+    timer: T,
     config: Arc<Config>,
     signal: Arc<Signal>,
 ) where
-    R: Runtime,
+    T: Timer,
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin,
 {
@@ -56,7 +55,7 @@ pub(crate) async fn serve_connection<R, S, I>(
         write_buf: Vec::with_capacity(BUF_SIZE),
         spans: Vec::new(),
     };
-    if let Err(e) = conn.run(&*service, peer, &rt, &config, &signal).await {
+    if let Err(e) = conn.run(&*service, peer, &timer, &config, &signal).await {
         tracing::debug!(error = %e, "connection closed with an error");
     }
 }
@@ -71,11 +70,11 @@ struct Conn<I> {
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
-    async fn run<R: Runtime, S: Service>(
+    async fn run<T: Timer, S: Service>(
         &mut self,
         service: &S,
         peer: SocketAddr,
-        rt: &R,
+        timer: &T,
         config: &Config,
         signal: &Signal,
     ) -> io::Result<()> {
@@ -112,7 +111,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     }
                     continue;
                 }
-                Err(reject) => return self.reject(reject, rt, config).await,
+                Err(reject) => return self.reject(reject, timer, config).await,
             };
 
             let body = match head.body {
@@ -135,7 +134,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     match self.read_chunked_body(config.max_body_size).await? {
                         Ok(Some(bytes)) => Body::from(bytes),
                         Ok(None) => return Ok(()),
-                        Err(reject) => return self.reject(reject, rt, config).await,
+                        Err(reject) => return self.reject(reject, timer, config).await,
                     }
                 }
             };
@@ -327,10 +326,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     /// Answers a request the engine refuses, then closes the connection.
-    async fn reject<R: Runtime>(
+    async fn reject<T: Timer>(
         &mut self,
         reject: Reject,
-        rt: &R,
+        timer: &T,
         config: &Config,
     ) -> io::Result<()> {
         tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting request");
@@ -351,7 +350,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             }
         };
-        future::or(drain, rt.sleep(config.linger)).await;
+        future::or(drain, timer.sleep(config.linger)).await;
         Ok(())
     }
 
