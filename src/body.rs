@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
 use crate::error::{BoxError, Error};
+use crate::http1::Incoming;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
 
@@ -29,19 +30,41 @@ type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'st
 /// ```
 pub struct Body {
     inner: Inner,
+    /// Most bytes this body may yield; request bodies get the server's
+    /// `max_body_size`, [`Body::with_limit`] changes it.
+    limit: u64,
+    /// Bytes yielded so far.
+    seen: u64,
+    /// The limit was hit: the body yields nothing more.
+    failed: bool,
 }
 
 pub(crate) enum Inner {
     Full(Bytes),
     Stream(BoxStream),
+    /// A request body the connection reads as the handler asks for it.
+    Incoming(Incoming),
 }
 
 impl Body {
     /// Creates an empty body.
     pub const fn empty() -> Self {
+        Self::new(Inner::Full(Bytes::new()))
+    }
+
+    const fn new(inner: Inner) -> Self {
         Self {
-            inner: Inner::Full(Bytes::new()),
+            inner,
+            limit: u64::MAX,
+            seen: 0,
+            failed: false,
         }
+    }
+
+    pub(crate) fn incoming(incoming: Incoming, limit: u64) -> Self {
+        let mut body = Self::new(Inner::Incoming(incoming));
+        body.limit = limit;
+        body
     }
 
     /// Creates a body that streams the chunks of `stream`.
@@ -55,17 +78,19 @@ impl Body {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Self {
-            inner: Inner::Stream(Box::pin(stream.map(|r| r.map_err(Into::into)))),
-        }
+        Self::new(Inner::Stream(Box::pin(
+            stream.map(|r| r.map_err(Into::into)),
+        )))
     }
 
     /// Returns the body's length in bytes when it is known without reading
-    /// it: `Some` for buffered bodies, `None` for streams.
+    /// it: `Some` for buffered bodies and for request bodies sent with
+    /// `Content-Length`, `None` for streams and chunked request bodies.
     pub fn len(&self) -> Option<u64> {
         match &self.inner {
             Inner::Full(b) => Some(b.len() as u64),
             Inner::Stream(_) => None,
+            Inner::Incoming(i) => i.len(),
         }
     }
 
@@ -84,24 +109,34 @@ impl Body {
     ///
     /// Not cancel safe: chunks already read are lost if the future is
     /// dropped.
-    pub async fn collect(self) -> Result<Bytes, Error> {
-        match self.inner {
-            Inner::Full(b) => Ok(b),
-            Inner::Stream(mut s) => {
-                let mut buf = BytesMut::new();
-                while let Some(chunk) = s.next().await {
-                    buf.extend_from_slice(&chunk.map_err(Error::body)?);
-                }
-                Ok(buf.freeze())
+    pub async fn collect(mut self) -> Result<Bytes, Error> {
+        if let Inner::Full(b) = &mut self.inner {
+            if b.len() as u64 <= self.limit {
+                return Ok(std::mem::take(b));
             }
         }
+        let mut buf = BytesMut::new();
+        if let Some(n) = self.len() {
+            // Bounded by the limit: a declared length over it fails on the
+            // first poll below, before anything is read.
+            buf.reserve(n.min(self.limit).min(1 << 20) as usize);
+        }
+        while let Some(chunk) = self.next().await {
+            buf.extend_from_slice(&chunk?);
+        }
+        Ok(buf.freeze())
     }
 
     /// Limits the body to `max` bytes.
     ///
-    /// A body known to be longer fails on its first read; a stream fails
-    /// once it passes `max`. Either way the error's
-    /// [`Error::is_too_large`] is `true`, which extractors answer with 413.
+    /// A body whose length is known to be over `max` fails on its first
+    /// read, before anything is read from the client (and before a
+    /// `100 Continue` is sent); any other body fails once it passes `max`.
+    /// Either way the error's [`Error::is_too_large`] is `true`, which the
+    /// body extractors answer with 413.
+    ///
+    /// Request bodies start limited to the server's `max_body_size`; this
+    /// replaces that limit, so a route may raise it as well as lower it.
     ///
     /// # Examples
     ///
@@ -112,24 +147,18 @@ impl Body {
     /// let err = futures_lite::future::block_on(body.collect()).unwrap_err();
     /// assert!(err.is_too_large());
     /// ```
-    pub fn with_limit(self, max: u64) -> Self {
-        match self.inner {
-            Inner::Full(b) if b.len() as u64 > max => Self::from_stream(
-                futures_lite::stream::once(Err::<Bytes, _>(LengthLimitError)),
-            ),
-            Inner::Full(_) => self,
-            Inner::Stream(s) => {
-                let mut seen = 0u64;
-                Self::from_stream(s.map(move |chunk| {
-                    let chunk = chunk?;
-                    seen += chunk.len() as u64;
-                    if seen > max {
-                        return Err(Box::new(LengthLimitError) as BoxError);
-                    }
-                    Ok(chunk)
-                }))
-            }
-        }
+    pub fn with_limit(mut self, max: u64) -> Self {
+        self.limit = max;
+        self
+    }
+
+    /// Returns the most bytes this body may yield (`u64::MAX` if unlimited).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub(crate) fn inner_ref(&self) -> &Inner {
+        &self.inner
     }
 
     pub(crate) fn into_inner(self) -> Inner {
@@ -160,6 +189,7 @@ impl fmt::Debug for Body {
         match &self.inner {
             Inner::Full(b) => f.debug_tuple("Body").field(&b.len()).finish(),
             Inner::Stream(_) => f.write_str("Body(stream)"),
+            Inner::Incoming(i) => f.debug_tuple("Body(incoming)").field(&i.len()).finish(),
         }
     }
 }
@@ -168,22 +198,38 @@ impl Stream for Body {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match &mut self.inner {
-            Inner::Full(b) if b.is_empty() => Poll::Ready(None),
-            Inner::Full(b) => Poll::Ready(Some(Ok(std::mem::take(b)))),
-            Inner::Stream(s) => s
-                .as_mut()
-                .poll_next(cx)
-                .map(|o| o.map(|r| r.map_err(Error::body))),
+        let this = &mut *self;
+        if this.failed {
+            return Poll::Ready(None);
         }
+        // A declared length over the limit fails before anything is read.
+        if this.seen == 0 && this.len().is_some_and(|n| n > this.limit) {
+            this.failed = true;
+            return Poll::Ready(Some(Err(Error::body(LengthLimitError))));
+        }
+        let next = match &mut this.inner {
+            Inner::Full(b) if b.is_empty() => return Poll::Ready(None),
+            Inner::Full(b) => Poll::Ready(Some(Ok(std::mem::take(b)))),
+            Inner::Stream(s) => s.as_mut().poll_next(cx),
+            Inner::Incoming(i) => i.poll_chunk(cx),
+        };
+        next.map(|item| {
+            item.map(|chunk| {
+                let chunk = chunk.map_err(Error::body)?;
+                this.seen += chunk.len() as u64;
+                if this.seen > this.limit {
+                    this.failed = true;
+                    return Err(Error::body(LengthLimitError));
+                }
+                Ok(chunk)
+            })
+        })
     }
 }
 
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Self {
-        Self {
-            inner: Inner::Full(b),
-        }
+        Self::new(Inner::Full(b))
     }
 }
 

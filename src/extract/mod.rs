@@ -366,7 +366,16 @@ mod tests {
         let req = Request::new(Body::from_stream(stream));
         let err = block_on(String::from_request(req, &())).unwrap_err();
         assert!(matches!(err, StringRejection::BytesRejection(_)));
-        assert_eq!(err.body_text(), "failed to read the request body");
+        assert_eq!(err.body_text(), "failed to read the request body: cut");
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn body_over_its_limit_is_413_before_it_is_read() {
+        let req = Request::new(Body::from("12345").with_limit(4));
+        let err = block_on(Bytes::from_request(req, &())).unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(err.body_text(), "request body too large");
     }
 
     #[test]

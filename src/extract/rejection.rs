@@ -253,13 +253,26 @@ impl BytesRejection {
         Self { source }
     }
 
-    /// Returns the status code of the response: always `400 Bad Request`.
+    /// Returns the status code of the response: `413 Payload Too Large`
+    /// for a body over its limit (see [`crate::Body::with_limit`]), else
+    /// `400 Bad Request`.
     pub fn status(&self) -> StatusCode {
-        StatusCode::BAD_REQUEST
+        if self.source.is_too_large() {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("failed to read the request body")
+        if self.source.is_too_large() {
+            return f.write_str("request body too large");
+        }
+        f.write_str("failed to read the request body")?;
+        match std::error::Error::source(&self.source) {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! The per-connection loop: read, parse, call the app, encode, repeat.
 
+use std::future::pending;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -13,8 +14,10 @@ use futures_lite::{
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
 
+use super::clock::Clock;
 use super::decode::ChunkedDecoder;
-use super::encode::{self, Framing, Persist};
+use super::encode::{self, Persist};
+use super::incoming::{self, Pump};
 use super::parse::{self, BodyLength, HeaderSpan};
 use super::{Config, Reject, Timer};
 use crate::body::Inner;
@@ -33,9 +36,13 @@ const COPY_LIMIT: usize = 16 * 1024;
 const FLUSH_AT: usize = 64 * 1024;
 /// Most bytes read and dropped while lingering after an error response.
 const LINGER_BYTES: usize = 64 * 1024;
+/// A request body the handler left unread is read and dropped, so the
+/// connection can carry the next request, when at most this much is left;
+/// past it the connection is closed instead.
+const DRAIN_LIMIT: u64 = 64 * 1024;
 
-/// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, or the
-/// server shuts down.
+/// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, a timeout
+/// expires, or the server shuts down.
 pub(crate) async fn serve_connection<T, S, I>(
     io: I,
     peer: SocketAddr,
@@ -49,15 +56,31 @@ pub(crate) async fn serve_connection<T, S, I>(
     I: AsyncRead + AsyncWrite + Unpin,
 {
     let _open = signal.open_connection();
+    let sleep = pin!(timer.sleep(config.idle_timeout));
+    let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
     let mut conn = Conn {
         io,
         read_buf: BytesMut::with_capacity(BUF_SIZE),
         write_buf: Vec::with_capacity(BUF_SIZE),
         spans: Vec::new(),
     };
-    if let Err(e) = conn.run(&*service, peer, &timer, &config, &signal).await {
-        tracing::debug!(error = %e, "connection closed with an error");
+    let ctx = Ctx {
+        service: &*service,
+        peer,
+        config: &config,
+        signal: &signal,
+    };
+    if let Err(e) = conn.run(&ctx, &mut clock).await {
+        tracing::debug!(error = %e, %peer, "connection closed with an error");
     }
+}
+
+/// What a connection needs from its server, borrowed for its lifetime.
+struct Ctx<'a, S> {
+    service: &'a S,
+    peer: SocketAddr,
+    config: &'a Config,
+    signal: &'a Signal,
 }
 
 struct Conn<I> {
@@ -69,40 +92,83 @@ struct Conn<I> {
     spans: Vec<HeaderSpan>,
 }
 
+/// How reading a request body ended, as far as the connection is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEnd {
+    /// Every byte was read; the next request can follow.
+    Complete,
+    /// The handler did not read it all.
+    Unread,
+    /// The client broke the body's framing: answer 400 and close.
+    Malformed(Reject),
+    /// The connection failed or timed out mid-body: close at once.
+    Broken,
+}
+
+/// The connection's side of a request body it reads on demand.
+struct BodyReader {
+    pump: Pump,
+    framing: Framing,
+    /// The client asked for `100 Continue`; it is sent on first demand.
+    expect_continue: bool,
+    continued: bool,
+    end: Option<BodyEnd>,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn run<T: Timer, S: Service>(
         &mut self,
-        service: &S,
-        peer: SocketAddr,
-        timer: &T,
-        config: &Config,
-        signal: &Signal,
+        ctx: &Ctx<'_, S>,
+        clock: &mut Clock<'_, T>,
     ) -> io::Result<()> {
-        let mut stop = signal.listen();
+        let config = ctx.config;
+        let mut stop = ctx.signal.listen();
+        let mut head_started = false;
         loop {
             let head = match parse::parse_head(&mut self.read_buf, config, &mut self.spans) {
                 Ok(Some(head)) => head,
                 Ok(None) => {
                     // The batch of complete requests is answered: send it
                     // before waiting for more.
-                    self.flush().await?;
+                    self.flush(clock, config).await?;
                     let read = if self.read_buf.is_empty() {
+                        head_started = false;
                         // Idle between requests: a shutdown closes us now.
-                        if signal.is_triggered() {
-                            return self.close().await;
+                        if ctx.signal.is_triggered() {
+                            return self.close(clock, config).await;
                         }
+                        clock.start(config.idle_timeout);
                         let read = async { Some(self.fill(MAX_READ).await) };
-                        match future::or(read, async {
+                        let stopped = async {
                             (&mut stop).await;
                             None
-                        })
-                        .await
-                        {
-                            Some(read) => read,
-                            None => return self.close().await,
+                        };
+                        match clock.limit(future::or(read, stopped)).await {
+                            Some(Some(read)) => read,
+                            Some(None) => return self.close(clock, config).await,
+                            None => {
+                                tracing::trace!(peer = %ctx.peer, "idle keep-alive timeout");
+                                return self.close(clock, config).await;
+                            }
                         }
                     } else {
-                        self.fill(MAX_READ).await
+                        if !head_started {
+                            head_started = true;
+                            clock.start(config.header_timeout);
+                        }
+                        match clock.limit(self.fill(MAX_READ)).await {
+                            Some(read) => read,
+                            None => {
+                                tracing::debug!(peer = %ctx.peer, "request head read timed out");
+                                return Ok(());
+                            }
+                        }
                     };
                     if read? == 0 {
                         // EOF. A partial head left behind is abandoned, as
@@ -111,145 +177,290 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     }
                     continue;
                 }
-                Err(reject) => return self.reject(reject, timer, config).await,
+                Err(reject) => return self.reject(reject, clock, config).await,
             };
-
-            let body = match head.body {
-                BodyLength::Empty => Body::empty(),
-                BodyLength::Length(n) => {
-                    // `n` is at most `max_body_size`, checked by the parser.
-                    let n = usize::try_from(n).unwrap_or(usize::MAX);
-                    if head.expect_continue && self.read_buf.len() < n {
-                        self.continue_100().await?;
-                    }
-                    match self.read_exact_body(n).await? {
-                        Some(bytes) => Body::from(bytes),
-                        None => return Ok(()),
-                    }
-                }
-                BodyLength::Chunked => {
-                    if head.expect_continue && self.read_buf.is_empty() {
-                        self.continue_100().await?;
-                    }
-                    match self.read_chunked_body(config.max_body_size).await? {
-                        Ok(Some(bytes)) => Body::from(bytes),
-                        Ok(None) => return Ok(()),
-                        Err(reject) => return self.reject(reject, timer, config).await,
-                    }
-                }
-            };
+            head_started = false;
 
             let is_head = head.method == Method::HEAD;
             let version = head.version;
-            let mut keep_alive = head.keep_alive;
+            let mut keep_alive = head.keep_alive && !ctx.signal.is_triggered();
+            let (body, mut reader) = self.request_body(&head, config);
             let mut req = Request::new(body);
             *req.method_mut() = head.method;
             *req.uri_mut() = head.uri;
             *req.version_mut() = head.version;
             *req.headers_mut() = head.headers;
 
-            let response = match call(service, req, peer).await {
+            let called = call(ctx.service, req, ctx.peer);
+            let response = match &mut reader {
+                None => called.await,
+                Some(reader) => self.pump_while(reader, clock, config, called).await,
+            };
+            let mut response = match response {
                 Ok(response) => response,
                 Err(message) => {
-                    tracing::error!(panic = %message, "handler panicked; answering 500");
+                    tracing::error!(panic = %message, peer = %ctx.peer, "handler panicked; answering 500");
                     keep_alive = false;
                     plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
             };
+
+            if let Some(reader) = &mut reader {
+                // A handler that answers with its own request body (an echo)
+                // needs the pump running while that body is read.
+                if matches!(response.body().inner_ref(), Inner::Incoming(_)) {
+                    let (parts, body) = response.into_parts();
+                    let collected = self.pump_while(reader, clock, config, body.collect()).await;
+                    response = match collected {
+                        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+                        Err(e) if e.is_too_large() => {
+                            plain_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                        }
+                        Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
+                    };
+                }
+                match self.finish_body(reader, clock, config).await? {
+                    BodyEnd::Complete => {}
+                    BodyEnd::Unread => keep_alive = false,
+                    BodyEnd::Malformed(reject) => return self.reject(reject, clock, config).await,
+                    BodyEnd::Broken => return Ok(()),
+                }
+            }
+
             let keep_alive = self
-                .respond(
-                    response,
-                    is_head,
-                    version,
-                    keep_alive && !signal.is_triggered(),
-                )
+                .respond(response, is_head, version, keep_alive, clock, config)
                 .await?;
             if !keep_alive {
                 // RFC 9112 §9.6: nothing after a close is processed, pipelined
                 // requests included.
-                return self.close().await;
+                return self.close(clock, config).await;
             }
             if self.write_buf.len() >= FLUSH_AT {
-                self.flush().await?;
+                self.flush(clock, config).await?;
             }
         }
     }
 
+    /// Builds the request body: empty, already buffered (the common case for
+    /// small bodies, which arrive with their head), or read on demand.
+    fn request_body(&mut self, head: &parse::Head, config: &Config) -> (Body, Option<BodyReader>) {
+        let limit = config.max_body_size;
+        let framing = match head.body {
+            BodyLength::Empty => return (Body::empty(), None),
+            BodyLength::Length(n) if n <= self.read_buf.len() as u64 => {
+                // `n` fits in the buffer, so in usize.
+                let bytes = self.read_buf.split_to(n as usize).freeze();
+                return (Body::from(bytes).with_limit(limit), None);
+            }
+            BodyLength::Length(n) => Framing::Length(n),
+            BodyLength::Chunked => Framing::Chunked(ChunkedDecoder::default()),
+        };
+        let declared = match framing {
+            Framing::Length(n) => Some(n),
+            Framing::Chunked(_) => None,
+        };
+        let (incoming, pump) = incoming::channel(declared);
+        let reader = BodyReader {
+            pump,
+            framing,
+            expect_continue: head.expect_continue,
+            continued: false,
+            end: None,
+        };
+        (Body::incoming(incoming, limit), Some(reader))
+    }
+
+    /// Runs `f` while feeding the request body to whoever reads it.
+    async fn pump_while<T: Timer, F: std::future::Future>(
+        &mut self,
+        reader: &mut BodyReader,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+        f: F,
+    ) -> F::Output {
+        let pumping = async {
+            self.pump(reader, clock, config).await;
+            pending().await
+        };
+        future::or(f, pumping).await
+    }
+
+    /// Reads body chunks as the handler asks for them, until the body ends,
+    /// breaks, or the handler drops it.
+    async fn pump<T: Timer>(
+        &mut self,
+        reader: &mut BodyReader,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) {
+        while reader.end.is_none() {
+            if !reader.pump.demand().await {
+                reader.end = Some(BodyEnd::Unread);
+                return;
+            }
+            if reader.expect_continue && !reader.continued {
+                reader.continued = true;
+                self.write_buf
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if self.flush(clock, config).await.is_err() {
+                    reader.pump.finish(Err("connection error"));
+                    reader.end = Some(BodyEnd::Broken);
+                    return;
+                }
+            }
+            match self.next_chunk(&mut reader.framing, clock, config).await {
+                Ok((chunk, last)) => {
+                    if !chunk.is_empty() {
+                        reader.pump.send(chunk);
+                    }
+                    if last {
+                        reader.pump.finish(Ok(()));
+                        reader.end = Some(BodyEnd::Complete);
+                    }
+                }
+                Err(end) => {
+                    let reason = match end {
+                        BodyEnd::Malformed(reject) => reject.reason,
+                        _ => "connection closed or timed out while reading the request body",
+                    };
+                    reader.pump.finish(Err(reason));
+                    reader.end = Some(end);
+                }
+            }
+        }
+    }
+
+    /// Reads the next piece of the body; `true` with the last one.
+    async fn next_chunk<T: Timer>(
+        &mut self,
+        framing: &mut Framing,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> Result<(Bytes, bool), BodyEnd> {
+        loop {
+            match framing {
+                Framing::Length(remaining) => {
+                    if !self.read_buf.is_empty() {
+                        let n = (*remaining).min(self.read_buf.len() as u64);
+                        *remaining -= n;
+                        // `n` is at most the buffer's length.
+                        let chunk = self.read_buf.split_to(n as usize).freeze();
+                        return Ok((chunk, *remaining == 0));
+                    }
+                    let want = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .clamp(BUF_SIZE, MAX_READ);
+                    self.fill_body(want, clock, config).await?;
+                }
+                Framing::Chunked(decoder) => {
+                    let mut out = BytesMut::new();
+                    match decoder.decode(&mut self.read_buf, &mut out, u64::MAX) {
+                        Ok(done) if done || !out.is_empty() => return Ok((out.freeze(), done)),
+                        Ok(_) => self.fill_body(MAX_READ, clock, config).await?,
+                        Err(reject) => return Err(BodyEnd::Malformed(reject)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One read for a body, within the body read-gap timeout.
+    async fn fill_body<T: Timer>(
+        &mut self,
+        max: usize,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> Result<(), BodyEnd> {
+        clock.start(config.body_timeout);
+        match clock.limit(self.fill(max)).await {
+            Some(Ok(n)) if n > 0 => Ok(()),
+            _ => Err(BodyEnd::Broken),
+        }
+    }
+
+    /// After the handler: reads and drops a small unread remainder so the
+    /// connection can go on, and says how the body ended.
+    async fn finish_body<T: Timer>(
+        &mut self,
+        reader: &mut BodyReader,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<BodyEnd> {
+        match reader.end {
+            Some(BodyEnd::Complete) => return Ok(BodyEnd::Complete),
+            Some(end @ (BodyEnd::Malformed(_) | BodyEnd::Broken)) => return Ok(end),
+            Some(BodyEnd::Unread) | None => {}
+        }
+        // A client that asked for 100 Continue and never got it has not sent
+        // the body; one that is sending a large or chunked body is cheaper to
+        // hang up on than to read.
+        let drainable = match reader.framing {
+            Framing::Length(remaining) => {
+                remaining <= DRAIN_LIMIT && (!reader.expect_continue || reader.continued)
+            }
+            Framing::Chunked(_) => false,
+        };
+        if !drainable {
+            return Ok(BodyEnd::Unread);
+        }
+        while let Framing::Length(remaining) = reader.framing {
+            if remaining == 0 {
+                break;
+            }
+            if self.read_buf.is_empty() {
+                if let Err(end) = self.fill_body(BUF_SIZE, clock, config).await {
+                    return Ok(end);
+                }
+            }
+            let n = remaining.min(self.read_buf.len() as u64);
+            let _ = self.read_buf.split_to(n as usize);
+            reader.framing = Framing::Length(remaining - n);
+        }
+        Ok(BodyEnd::Complete)
+    }
+
     /// Reads once into the spare capacity of the read buffer, asking for at
     /// most `max` bytes. Returns the number read; 0 is EOF.
+    ///
+    /// Cancel safe: if the future is dropped mid-read, the buffer is left as
+    /// it was.
     async fn fill(&mut self, max: usize) -> io::Result<usize> {
         let len = self.read_buf.len();
         if self.read_buf.capacity() - len < BUF_SIZE / 2 {
             self.read_buf.reserve(BUF_SIZE);
         }
         let end = self.read_buf.capacity().min(len + max);
-        self.read_buf.resize(end, 0);
-        let result = self.io.read(&mut self.read_buf[len..]).await;
-        self.read_buf.truncate(len + *result.as_ref().unwrap_or(&0));
-        result
+        let mut spare = Spare::new(&mut self.read_buf, len, end);
+        let n = self.io.read(spare.slice()).await?;
+        spare.keep(n);
+        Ok(n)
     }
 
-    /// Reads a Content-Length body. `None` means the peer closed first.
-    async fn read_exact_body(&mut self, n: usize) -> io::Result<Option<Bytes>> {
-        if self.read_buf.len() < n {
-            self.read_buf.reserve(n - self.read_buf.len());
-        }
-        while self.read_buf.len() < n {
-            let want = n - self.read_buf.len();
-            if self.fill(want.max(BUF_SIZE)).await? == 0 {
-                return Ok(None);
-            }
-        }
-        Ok(Some(self.read_buf.split_to(n).freeze()))
-    }
-
-    /// Reads and decodes a chunked body. `Ok(None)` means the peer closed
-    /// before the last chunk.
-    async fn read_chunked_body(&mut self, max: u64) -> io::Result<Result<Option<Bytes>, Reject>> {
-        let mut decoder = ChunkedDecoder::default();
-        let mut out = BytesMut::new();
-        loop {
-            match decoder.decode(&mut self.read_buf, &mut out, max) {
-                Ok(true) => return Ok(Ok(Some(out.freeze()))),
-                Ok(false) => {
-                    if self.fill(MAX_READ).await? == 0 {
-                        return Ok(Ok(None));
-                    }
-                }
-                Err(reject) => return Ok(Err(reject)),
-            }
-        }
-    }
-
-    async fn continue_100(&mut self) -> io::Result<()> {
-        self.write_buf
-            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        self.flush().await
-    }
-
-    /// Encodes and sends `response`. Returns whether the connection may
-    /// carry another request.
-    async fn respond(
+    /// Encodes `response` and queues or sends it. Returns whether the
+    /// connection may carry another request.
+    async fn respond<T: Timer>(
         &mut self,
         response: Response,
         is_head: bool,
         version: Version,
         mut keep_alive: bool,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
     ) -> io::Result<bool> {
         let (parts, body) = response.into_parts();
         keep_alive &= !says_close(&parts.headers);
         let body = body.into_inner();
         let framing = if !encode::allows_body(parts.status) {
-            Framing::NoBody
+            encode::Framing::NoBody
         } else {
             match &body {
-                Inner::Full(bytes) => Framing::Length(bytes.len() as u64),
-                Inner::Stream(_) => match declared_length(&parts.headers) {
-                    Some(n) => Framing::Length(n),
-                    None if version == Version::HTTP_11 => Framing::Chunked,
+                Inner::Full(bytes) => encode::Framing::Length(bytes.len() as u64),
+                Inner::Stream(_) | Inner::Incoming(_) => match declared_length(&parts.headers) {
+                    Some(n) => encode::Framing::Length(n),
+                    None if version == Version::HTTP_11 => encode::Framing::Chunked,
                     None => {
                         keep_alive = false;
-                        Framing::UntilClose
+                        encode::Framing::UntilClose
                     }
                 },
             }
@@ -266,7 +477,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             framing,
             persist,
         );
-        if is_head || framing == Framing::NoBody {
+        if is_head || framing == encode::Framing::NoBody {
             return Ok(keep_alive);
         }
         match body {
@@ -274,23 +485,41 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 self.write_buf.extend_from_slice(&bytes);
             }
             Inner::Full(bytes) => {
-                self.flush().await?;
-                self.io.write_all(&bytes).await?;
+                self.flush(clock, config).await?;
+                self.write_timed(&bytes, clock, config).await?;
             }
-            Inner::Stream(stream) => self.stream_body(stream, framing).await?,
+            Inner::Stream(stream) => self.stream_body(stream, framing, clock, config).await?,
+            // Another request's body cannot be read here; the engine turns
+            // this request's own body into a buffered one before responding.
+            Inner::Incoming(_) => {
+                return Err(io::Error::other(
+                    "response body is an unrelated request body",
+                ));
+            }
         }
         Ok(keep_alive)
     }
 
     /// Sends a streamed body, one write per chunk so each reaches the client
     /// as soon as the handler produces it.
-    async fn stream_body(
+    async fn stream_body<T: Timer>(
         &mut self,
         mut stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
-        framing: Framing,
+        framing: encode::Framing,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
     ) -> io::Result<()> {
         let mut sent = 0u64;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            // A panic in the stream comes after the head went out: all that
+            // can be done is to abort the connection.
+            let next = AssertUnwindSafe(stream.next())
+                .catch_unwind()
+                .await
+                .map_err(|p| {
+                    io::Error::other(format!("body stream panicked: {}", panic_message(&*p)))
+                })?;
+            let Some(chunk) = next else { break };
             // An error mid-body cannot be reported in-band: abort the
             // connection so the client sees a truncated message, not a whole one.
             let chunk = chunk.map_err(io::Error::other)?;
@@ -299,23 +528,23 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             }
             sent += chunk.len() as u64;
             match framing {
-                Framing::Chunked => {
+                encode::Framing::Chunked => {
                     encode::chunk_size(&mut self.write_buf, chunk.len());
                     self.write_buf.extend_from_slice(&chunk);
                     self.write_buf.extend_from_slice(b"\r\n");
                 }
-                Framing::Length(n) if sent > n => {
+                encode::Framing::Length(n) if sent > n => {
                     return Err(io::Error::other(
                         "body stream longer than its content-length",
                     ));
                 }
                 _ => self.write_buf.extend_from_slice(&chunk),
             }
-            self.flush().await?;
+            self.flush(clock, config).await?;
         }
         match framing {
-            Framing::Chunked => self.write_buf.extend_from_slice(encode::LAST_CHUNK),
-            Framing::Length(n) if sent != n => {
+            encode::Framing::Chunked => self.write_buf.extend_from_slice(encode::LAST_CHUNK),
+            encode::Framing::Length(n) if sent != n => {
                 return Err(io::Error::other(
                     "body stream shorter than its content-length",
                 ));
@@ -329,14 +558,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn reject<T: Timer>(
         &mut self,
         reject: Reject,
-        timer: &T,
+        clock: &mut Clock<'_, T>,
         config: &Config,
     ) -> io::Result<()> {
         tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting request");
         let response = plain_response(reject.status, reject.reason);
-        self.respond(response, false, Version::HTTP_11, false)
+        self.respond(response, false, Version::HTTP_11, false, clock, config)
             .await?;
-        self.close().await?;
+        self.close(clock, config).await?;
         // Linger: read and drop what the client is still sending for a short
         // while, so closing with unread data does not reset the connection
         // before the client has read the response.
@@ -350,23 +579,88 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             }
         };
-        future::or(drain, timer.sleep(config.linger)).await;
+        clock.start(config.linger);
+        clock.limit(drain).await;
         Ok(())
     }
 
-    async fn flush(&mut self) -> io::Result<()> {
-        if !self.write_buf.is_empty() {
-            self.io.write_all(&self.write_buf).await?;
-            self.write_buf.clear();
-            self.io.flush().await?;
+    /// Writes out the pending responses, within the write-gap timeout.
+    async fn flush<T: Timer>(
+        &mut self,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<()> {
+        if self.write_buf.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let buf = std::mem::take(&mut self.write_buf);
+        let result = self.write_timed(&buf, clock, config).await;
+        self.write_buf = buf;
+        self.write_buf.clear();
+        result
+    }
+
+    async fn write_timed<T: Timer>(
+        &mut self,
+        bytes: &[u8],
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<()> {
+        let io = &mut self.io;
+        let write = async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        };
+        // Most writes complete at once; only arm the write deadline if the
+        // first attempt has to wait.
+        let mut write = pin!(write);
+        if let Some(done) = future::poll_once(write.as_mut()).await {
+            return done;
+        }
+        clock.start(config.write_timeout);
+        clock
+            .limit(write)
+            .await
+            .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
     }
 
     /// Flushes pending responses and closes the write side.
-    async fn close(&mut self) -> io::Result<()> {
-        self.flush().await?;
+    async fn close<T: Timer>(
+        &mut self,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<()> {
+        self.flush(clock, config).await?;
         self.io.close().await
+    }
+}
+
+/// The spare capacity of a read buffer, zeroed and exposed for one read;
+/// anything not kept is cut off again on drop, so a cancelled read leaves
+/// the buffer as it was.
+struct Spare<'a> {
+    buf: &'a mut BytesMut,
+    len: usize,
+}
+
+impl<'a> Spare<'a> {
+    fn new(buf: &'a mut BytesMut, len: usize, end: usize) -> Self {
+        buf.resize(end, 0);
+        Self { buf, len }
+    }
+
+    fn slice(&mut self) -> &mut [u8] {
+        &mut self.buf[self.len..]
+    }
+
+    fn keep(&mut self, n: usize) {
+        self.len += n;
+    }
+}
+
+impl Drop for Spare<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.len);
     }
 }
 

@@ -1,10 +1,12 @@
 //! The HTTP/1.1 engine: head parsing, body decoding, response encoding and
 //! the per-connection loop. Private to the crate; [`crate::Server`] drives it.
 
+mod clock;
 mod conn;
 mod date;
 mod decode;
 mod encode;
+mod incoming;
 mod parse;
 
 use std::future::{Future, Pending, pending};
@@ -17,6 +19,7 @@ use http::StatusCode;
 use tramline_rt::Runtime;
 
 pub(crate) use conn::serve_connection;
+pub(crate) use incoming::Incoming;
 
 use crate::service::Service;
 use crate::shutdown::Signal;
@@ -89,6 +92,14 @@ pub(crate) struct Config {
     /// How long after an error response the connection is drained before
     /// it is closed, so the client reads the response instead of a reset.
     pub(crate) linger: Duration,
+    /// Longest time to receive a whole request head, from its first byte.
+    pub(crate) header_timeout: Duration,
+    /// Longest wait for the next bytes of a request body.
+    pub(crate) body_timeout: Duration,
+    /// Longest wait for the client to take more of a response.
+    pub(crate) write_timeout: Duration,
+    /// Longest a keep-alive connection may sit idle between requests.
+    pub(crate) idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -99,6 +110,10 @@ impl Default for Config {
             max_headers: 100,
             max_body_size: 2 * 1024 * 1024,
             linger: Duration::from_secs(1),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

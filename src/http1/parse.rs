@@ -118,7 +118,7 @@ pub(crate) fn parse_head(
         headers.append(name, value);
     }
 
-    let body = body_length(&headers, version, config)?;
+    let body = body_length(&headers, version)?;
     let keep_alive = keep_alive(&headers, version);
     let expect_continue = version == Version::HTTP_11
         && headers
@@ -266,9 +266,11 @@ fn body_length(
             length = Some(n);
         }
     }
+    // A length over the body limit is not refused here: a route may allow
+    // more, and the body refuses itself on first read, before any byte of it
+    // is read or `100 Continue` is sent.
     match length {
         Some(0) => Ok(BodyLength::Empty),
-        Some(n) if n > config.max_body_size => Err(Reject::BODY_TOO_LARGE),
         Some(n) => Ok(BodyLength::Length(n)),
         None => Err(Reject::bad_request("invalid content-length")),
     }
@@ -380,7 +382,7 @@ mod tests {
             (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", Err(400)),
             (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", Err(400)),
             (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", Err(400)),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\n", Err(413)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\n", Ok(BodyLength::Length(3_000_000))),
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyLength::Chunked)),
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", Ok(BodyLength::Chunked)),
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", Err(400)),
