@@ -187,6 +187,6 @@ mod tests {
         let err = next(&mut incoming).unwrap().unwrap().unwrap_err();
         assert_eq!(err.to_string(), "bad chunk");
         drop(incoming);
-        assert_eq!(block_on(pump.demand()), false);
+        assert!(!block_on(pump.demand()));
     }
 }

@@ -201,11 +201,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// Decides how the body is framed (RFC 9112 §6.3).
-fn body_length(
-    headers: &HeaderMap,
-    version: Version,
-    config: &Config,
-) -> Result<BodyLength, Reject> {
+fn body_length(headers: &HeaderMap, version: Version) -> Result<BodyLength, Reject> {
     let te = headers.get_all(header::TRANSFER_ENCODING);
     let has_te = te.iter().next().is_some();
     let has_cl = headers.contains_key(header::CONTENT_LENGTH);
