@@ -7,7 +7,9 @@ use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_lite::future;
+use std::panic::AssertUnwindSafe;
+
+use futures_lite::{FutureExt, future};
 use socket2::{Domain, Protocol, Socket, Type};
 use tramline_rt::{Listener, Runtime};
 
@@ -27,17 +29,31 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Binding happens at construction, so [`Server::local_addr`] is known
 /// (port 0 picks a free port) before [`Server::serve`] blocks.
 ///
-/// # Limits
+/// # Limits and timeouts
 ///
-/// Every limit has a default and a setter:
+/// Every limit and timeout has a default and a setter:
 ///
-/// | setter | default | over it |
+/// | setter | default | when it is passed |
 /// |---|---|---|
-/// | [`Server::max_uri_len`] | 8 KiB | 414 |
-/// | [`Server::max_head_size`] | 64 KiB | 431 |
-/// | [`Server::max_headers`] | 100 | 431 |
-/// | [`Server::max_body_size`] | 2 MiB | 413, from `Content-Length` alone |
-/// | [`Server::shutdown_grace`] | 10 s | connections still open are dropped |
+/// | [`Server::max_uri_len`] | 8 KiB | 414, connection closed |
+/// | [`Server::max_head_size`] | 64 KiB | 431, connection closed |
+/// | [`Server::max_headers`] | 100 | 431, connection closed |
+/// | [`Server::max_body_size`] | 2 MiB | 413 from `Content-Length` alone, before any body byte is read and without `100 Continue`; a chunked body gets 413 once it passes the limit. A route can change it with [`crate::Body::with_limit`] |
+/// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived: connection closed |
+/// | [`Server::body_timeout`] | 30 s | no body bytes for that long: connection closed |
+/// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long: connection closed |
+/// | [`Server::idle_timeout`] | 60 s | a keep-alive connection idle that long is closed |
+/// | [`Server::max_connections`] | 10,000 | further connections wait in the kernel's accept queue |
+/// | [`Server::shutdown_grace`] | 10 s | connections still open at shutdown are dropped |
+///
+/// Every refusal is a real HTTP response with a short plain-text body that
+/// names the problem, such as `request header too large`. After one, the
+/// server closes its side and briefly reads what the client is still
+/// sending, so the client sees the response rather than a reset.
+///
+/// A handler that panics gets a 500 with `Connection: close` (or, if its
+/// response head was already sent, an aborted connection); the panic is
+/// logged with `tracing` and the server goes on.
 ///
 /// # Examples
 ///
@@ -56,6 +72,7 @@ pub struct Server<R> {
     local_addr: SocketAddr,
     config: http1::Config,
     grace: Duration,
+    max_connections: usize,
     signal: Arc<Signal>,
 }
 
@@ -94,6 +111,7 @@ impl<R: Runtime> Server<R> {
                         local_addr,
                         config: http1::Config::default(),
                         grace: Duration::from_secs(10),
+                        max_connections: 10_000,
                         signal: Arc::default(),
                     });
                 }
@@ -147,6 +165,44 @@ impl<R: Runtime> Server<R> {
         self
     }
 
+    /// Sets how long the whole request head may take to arrive, counted
+    /// from its first byte (default 30 s); past it the connection is closed.
+    pub fn header_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.header_timeout = timeout;
+        self
+    }
+
+    /// Sets how long to wait for the next bytes of a request body (default
+    /// 30 s); past it the connection is closed.
+    pub fn body_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// Sets how long the client may take no response bytes (default 30 s);
+    /// past it the connection is closed.
+    pub fn write_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a keep-alive connection may sit idle between requests
+    /// (default 60 s).
+    pub fn idle_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how many connections may be open at once (default 10,000).
+    ///
+    /// At the limit the server stops accepting until one closes; new
+    /// connections wait in the kernel's accept queue (back-pressure), and
+    /// nothing is refused or dropped by the server itself.
+    pub fn max_connections(&mut self, count: usize) -> &mut Self {
+        self.max_connections = count.max(1);
+        self
+    }
+
     /// Sets how long a graceful shutdown waits for open connections to
     /// finish their current request (default 10 s).
     pub fn shutdown_grace(&mut self, grace: Duration) -> &mut Self {
@@ -176,6 +232,7 @@ impl<R: Runtime> Server<R> {
             listeners,
             config,
             grace,
+            max_connections,
             signal,
             ..
         } = self;
@@ -194,10 +251,20 @@ impl<R: Runtime> Server<R> {
                 service.clone(),
                 config.clone(),
                 signal.clone(),
-                grace,
+                Limits {
+                    grace,
+                    max_connections,
+                },
             )
         })
     }
+}
+
+/// The accept loop's own limits.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    grace: Duration,
+    max_connections: usize,
 }
 
 async fn accept_loop<R: Runtime, S: Service>(
@@ -206,11 +273,25 @@ async fn accept_loop<R: Runtime, S: Service>(
     service: Arc<S>,
     config: Arc<http1::Config>,
     signal: Arc<Signal>,
-    grace: Duration,
+    limits: Limits,
 ) -> io::Result<()> {
     let mut listener = rt.listener(listener?)?;
     let mut stop = signal.listen();
     while !signal.is_triggered() {
+        // Back-pressure: at the limit, leave new connections in the kernel's
+        // queue until one of ours closes.
+        let room = async {
+            signal.below(limits.max_connections).await;
+            true
+        };
+        if !future::or(room, async {
+            (&mut stop).await;
+            false
+        })
+        .await
+        {
+            break;
+        }
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             (&mut stop).await;
             None
@@ -218,14 +299,27 @@ async fn accept_loop<R: Runtime, S: Service>(
         .await;
         match accepted {
             None => break,
-            Some(Ok((stream, peer))) => rt.spawn(serve_connection(
-                stream,
-                peer,
-                service.clone(),
-                rt.clone(),
-                config.clone(),
-                signal.clone(),
-            )),
+            Some(Ok((stream, peer))) => {
+                // With several accept loops (per-core), two may pass the
+                // check above at once: this claim is the exact one.
+                let open = signal.admit(limits.max_connections).await;
+                let conn = serve_connection(
+                    stream,
+                    peer,
+                    service.clone(),
+                    rt.clone(),
+                    config.clone(),
+                    signal.clone(),
+                    open,
+                );
+                // The engine catches handler panics; this is the last line,
+                // so that no panic reaches an executor thread on any runtime.
+                rt.spawn(async move {
+                    if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+                        tracing::error!(%peer, "connection task panicked; connection dropped");
+                    }
+                });
+            }
             Some(Err(e)) if is_transient(&e) => {}
             Some(Err(e)) => {
                 // EMFILE and friends: back off instead of spinning; the
@@ -236,7 +330,7 @@ async fn accept_loop<R: Runtime, S: Service>(
         }
     }
     drop(listener);
-    future::or(signal.drained(), rt.sleep(grace)).await;
+    future::or(signal.drained(), rt.sleep(limits.grace)).await;
     Ok(())
 }
 

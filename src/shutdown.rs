@@ -13,7 +13,8 @@ pub(crate) struct Signal {
     closing: AtomicBool,
     event: Event,
     open: AtomicUsize,
-    drained: Event,
+    /// Notified whenever a connection closes.
+    closed: Event,
 }
 
 impl Signal {
@@ -42,14 +43,39 @@ impl Signal {
         ConnGuard(self.clone())
     }
 
+    /// Counts a connection as open once fewer than `max` are, waiting for
+    /// one to close if need be. The check and the count are one atomic step,
+    /// so accept loops on several threads cannot overshoot `max` together.
+    pub(crate) async fn admit(self: &Arc<Self>, max: usize) -> ConnGuard {
+        loop {
+            let open = self.open.load(Ordering::SeqCst);
+            if open < max {
+                if self
+                    .open
+                    .compare_exchange(open, open + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    return ConnGuard(self.clone());
+                }
+                continue;
+            }
+            self.below(max).await;
+        }
+    }
+
     /// Completes once no connection is open.
     pub(crate) async fn drained(&self) {
+        self.below(1).await;
+    }
+
+    /// Completes once fewer than `max` connections are open.
+    pub(crate) async fn below(&self, max: usize) {
         loop {
-            if self.open.load(Ordering::SeqCst) == 0 {
+            if self.open.load(Ordering::SeqCst) < max {
                 return;
             }
-            let listener = self.drained.listen();
-            if self.open.load(Ordering::SeqCst) == 0 {
+            let listener = self.closed.listen();
+            if self.open.load(Ordering::SeqCst) < max {
                 return;
             }
             listener.await;
@@ -63,9 +89,8 @@ pub(crate) struct ConnGuard(Arc<Signal>);
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.drained.notify(usize::MAX);
-        }
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+        self.0.closed.notify(usize::MAX);
     }
 }
 
@@ -83,6 +108,28 @@ mod tests {
         signal.trigger();
         assert!(block_on(poll_once(&mut wait)).is_some());
         assert!(signal.is_triggered());
+    }
+
+    #[test]
+    fn below_waits_for_a_connection_to_close() {
+        let signal = Arc::new(Signal::default());
+        let a = signal.open_connection();
+        let _b = signal.open_connection();
+        let mut wait = Box::pin(signal.below(2));
+        assert!(block_on(poll_once(&mut wait)).is_none());
+        drop(a);
+        assert!(block_on(poll_once(&mut wait)).is_some());
+    }
+
+    #[test]
+    fn admit_never_goes_over_the_limit() {
+        let signal = Arc::new(Signal::default());
+        let a = block_on(signal.admit(2));
+        let _b = block_on(signal.admit(2));
+        let mut third = Box::pin(signal.admit(2));
+        assert!(block_on(poll_once(&mut third)).is_none());
+        drop(a);
+        assert!(block_on(poll_once(&mut third)).is_some());
     }
 
     #[test]

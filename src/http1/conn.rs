@@ -22,7 +22,7 @@ use super::parse::{self, BodyLength, HeaderSpan};
 use super::{Config, Reject, Timer};
 use crate::body::Inner;
 use crate::service::Service;
-use crate::shutdown::Signal;
+use crate::shutdown::{ConnGuard, Signal};
 use crate::{Body, BoxError, Request, Response};
 
 /// Initial size of each connection's read and write buffers.
@@ -43,6 +43,10 @@ const DRAIN_LIMIT: u64 = 64 * 1024;
 
 /// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, a timeout
 /// expires, or the server shuts down.
+///
+/// `open` counts the connection as open for as long as it is served; the
+/// accept loop takes it before spawning, so its connection limit cannot be
+/// outrun.
 pub(crate) async fn serve_connection<T, S, I>(
     io: I,
     peer: SocketAddr,
@@ -50,12 +54,13 @@ pub(crate) async fn serve_connection<T, S, I>(
     timer: T,
     config: Arc<Config>,
     signal: Arc<Signal>,
+    open: ConnGuard,
 ) where
     T: Timer,
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    let _open = signal.open_connection();
+    let _open = open;
     let sleep = pin!(timer.sleep(config.idle_timeout));
     let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
     let mut conn = Conn {
@@ -204,6 +209,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
             };
+
+            // RFC 9110 §15.5.14: after 413 the server may close so the client
+            // stops sending; always doing so keeps the verdict the same
+            // whether or not the rest of the body happened to arrive already.
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                keep_alive = false;
+            }
 
             if let Some(reader) = &mut reader {
                 // A handler that answers with its own request body (an echo)

@@ -65,15 +65,9 @@ where
 {
     let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let config = Arc::new(Config::default());
-    serve_connection(
-        io,
-        peer,
-        service,
-        NoTimer,
-        config,
-        Arc::new(Signal::default()),
-    )
-    .await;
+    let signal = Arc::new(Signal::default());
+    let open = signal.open_connection();
+    serve_connection(io, peer, service, NoTimer, config, signal, open).await;
 }
 
 /// Limits and timeouts one connection enforces.

@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use bytes::{Buf, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Uri, Version};
+use http::{Method, StatusCode, Uri, Version};
 
 use super::{Config, Reject};
 
@@ -94,6 +94,11 @@ pub(crate) fn parse_head(
     if path.len() > config.max_uri_len {
         return Err(Reject::URI_TOO_LONG);
     }
+    // RFC 9112 §3.2: the target is ASCII with no controls or spaces;
+    // httparse lets bytes over 0x7f through.
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Reject::bad_request("invalid request target"));
+    }
     let path_span = (offset(path.as_bytes()), path.len());
     let version = match req.version {
         Some(0) => Version::HTTP_10,
@@ -118,12 +123,13 @@ pub(crate) fn parse_head(
         headers.append(name, value);
     }
 
+    check_target(&method, &uri)?;
+    if version == Version::HTTP_11 {
+        check_host(&headers)?;
+    }
     let body = body_length(&headers, version)?;
     let keep_alive = keep_alive(&headers, version);
-    let expect_continue = version == Version::HTTP_11
-        && headers
-            .get(header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expect_continue = version == Version::HTTP_11 && expects_continue(&headers)?;
     Ok(Some(Head {
         method,
         uri,
@@ -133,6 +139,79 @@ pub(crate) fn parse_head(
         keep_alive,
         expect_continue,
     }))
+}
+
+/// RFC 9112 §3.2: origin-form for most requests, absolute-form from
+/// proxies' clients, authority-form only for CONNECT, `*` only for OPTIONS.
+fn check_target(method: &Method, uri: &Uri) -> Result<(), Reject> {
+    let ok = if uri == "*" {
+        method == Method::OPTIONS
+    } else if uri.path().starts_with('/') && uri.authority().is_none() {
+        true
+    } else if uri.scheme().is_some() {
+        uri.authority().is_some()
+    } else {
+        method == Method::CONNECT && uri.authority().is_some() && uri.path().is_empty()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Reject::bad_request("invalid request target"))
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host, and a
+/// malformed one is refused (400) rather than guessed at.
+fn check_host(headers: &HeaderMap) -> Result<(), Reject> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts
+        .next()
+        .ok_or_else(|| Reject::bad_request("missing Host header"))?;
+    if hosts.next().is_some() {
+        return Err(Reject::bad_request("multiple Host headers"));
+    }
+    // Empty is allowed (a target with no authority); otherwise
+    // uri-host [ ":" port ], which excludes userinfo.
+    let bytes = host.as_bytes();
+    // The port is digits only: the URI authority parser tolerates others.
+    let after_host = match bytes.iter().rposition(|&b| b == b']') {
+        Some(i) => &bytes[i + 1..],
+        None => bytes,
+    };
+    let port_ok = match after_host.iter().position(|&b| b == b':') {
+        Some(i) => after_host[i + 1..].iter().all(u8::is_ascii_digit),
+        None => true,
+    };
+    let valid = bytes.is_empty()
+        || (port_ok
+            && !bytes.contains(&b'@')
+            && http::uri::Authority::try_from(bytes).is_ok_and(|a| !a.host().is_empty()));
+    if valid {
+        Ok(())
+    } else {
+        Err(Reject::bad_request("invalid Host header"))
+    }
+}
+
+/// RFC 9110 §10.1.1: `100-continue` is the only expectation; any other is
+/// answered 417.
+fn expects_continue(headers: &HeaderMap) -> Result<bool, Reject> {
+    let mut expect = false;
+    for value in headers.get_all(header::EXPECT) {
+        if value
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"100-continue")
+        {
+            expect = true;
+        } else {
+            return Err(Reject::new(
+                StatusCode::EXPECTATION_FAILED,
+                "unsupported expectation",
+            ));
+        }
+    }
+    Ok(expect)
 }
 
 /// Applies the size limits to a head that is not complete yet, so a client
@@ -304,7 +383,6 @@ fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::StatusCode;
 
     /// Parses `input` whole and also split at every byte offset, checking
     /// that every split gives the same verdict as the whole.

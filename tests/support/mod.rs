@@ -45,8 +45,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start<R: Runtime>(rt: R, app: Router) -> Self {
+        Self::start_with(rt, app, |_| {})
+    }
+
+    /// Starts a server after `configure` has set its limits.
+    pub fn start_with<R: Runtime>(
+        rt: R,
+        app: Router,
+        configure: impl FnOnce(&mut Server<R>),
+    ) -> Self {
         let mut server = Server::bind_with(rt, "127.0.0.1:0").expect("bind 127.0.0.1:0");
         server.shutdown_grace(Duration::from_secs(2));
+        configure(&mut server);
         let addr = server.local_addr();
         let handle = server.handle();
         let thread = std::thread::spawn(move || server.serve(app));
@@ -229,6 +239,48 @@ impl Client {
                 return body;
             }
         }
+    }
+
+    /// Reads one response, or `None` if the server closed the connection
+    /// without sending one.
+    pub fn try_response(&mut self) -> Option<RawResponse> {
+        while self.buf.is_empty() {
+            if self.fill() == 0 {
+                return None;
+            }
+        }
+        Some(self.response())
+    }
+
+    /// Sets how long a read may block; reads past it fail the test.
+    pub fn read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+    }
+
+    /// Whether bytes arrive within `wait`.
+    pub fn answers_within(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let got = match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                n > 0
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => panic!("read failed: {e}"),
+        };
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        got
     }
 
     /// Reads until the server closes the connection, returning what came.
