@@ -49,6 +49,13 @@ pub use response::Response;
 pub use routing::Router;
 pub use server::{Server, ServerHandle};
 
+/// The engine's invariant checks, for the cargo-fuzz targets in `fuzz/`.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::http1::fuzz::{connection, decode_chunked, parse_request};
+}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

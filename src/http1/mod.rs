@@ -6,6 +6,8 @@ mod conn;
 mod date;
 mod decode;
 mod encode;
+#[cfg(any(test, feature = "__fuzz"))]
+pub(crate) mod fuzz;
 mod incoming;
 mod parse;
 
@@ -57,7 +59,7 @@ impl Timer for NoTimer {
 /// Serves HTTP/1.1 on an in-memory stream with the default limits and no
 /// timeouts; needs no runtime, so any executor (or `block_on`) can drive it.
 /// Extractors see 127.0.0.1:0 as the peer.
-#[allow(dead_code)] // the test client's engine mode
+#[cfg_attr(not(any(test, feature = "__fuzz")), allow(dead_code))] // the test client's engine mode
 pub(crate) async fn serve_in_memory<I, S>(io: I, service: Arc<S>)
 where
     I: AsyncRead + AsyncWrite + Unpin,
@@ -159,95 +161,6 @@ impl From<httparse::Error> for Reject {
             httparse::Error::Token => Self::bad_request("invalid token in request line"),
             httparse::Error::Version => Self::bad_request("invalid HTTP version"),
             httparse::Error::Status => Self::bad_request("invalid request line"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use futures_lite::future::block_on;
-
-    use crate::Router;
-    use crate::routing::get;
-
-    /// A stream that yields `input` in `step`-byte reads, then EOF, and
-    /// records every byte written.
-    struct Scripted {
-        input: Vec<u8>,
-        pos: usize,
-        step: usize,
-        output: Vec<u8>,
-    }
-
-    impl AsyncRead for Scripted {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &mut [u8],
-        ) -> Poll<io::Result<usize>> {
-            let n = buf.len().min(self.step).min(self.input.len() - self.pos);
-            let pos = self.pos;
-            buf[..n].copy_from_slice(&self.input[pos..pos + n]);
-            self.pos += n;
-            Poll::Ready(Ok(n))
-        }
-    }
-
-    impl AsyncWrite for Scripted {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.output.extend_from_slice(buf);
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// Serves `input` fed `step` bytes at a time; returns what was written,
-    /// with every `date` value blanked.
-    fn serve(input: &[u8], step: usize) -> String {
-        let app = Router::new().route("/{n}", get(|crate::extract::Path(n): crate::extract::Path<u32>| async move { format!("n={n}") }));
-        let mut io = Scripted {
-            input: input.to_vec(),
-            pos: 0,
-            step,
-            output: Vec::new(),
-        };
-        block_on(serve_in_memory(&mut io, Arc::new(app)));
-        let text = String::from_utf8(io.output).unwrap();
-        let mut out = String::new();
-        let mut rest = text.as_str();
-        while let Some(i) = rest.find("date: ") {
-            out.push_str(&rest[..i + 6]);
-            out.push_str("DATE");
-            rest = &rest[i + 6 + 29..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    #[test]
-    fn pipelined_requests_get_ordered_responses_however_the_input_is_split() {
-        let input = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /22 HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
-        let want = serve(input, input.len());
-        assert!(want.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ndate: DATE\r\ncontent-length: 3\r\n\r\nn=1HTTP/1.1 200 OK\r\n"), "{want}");
-        assert!(want.contains("n=22HTTP/1.1 400 Bad Request\r\n"), "{want}");
-        // Nothing after the `Connection: close` request is served.
-        assert!(want.ends_with("connection: close\r\n\r\ninvalid path parameter 'n': expected an unsigned integer, got \"x\""), "{want}");
-        for step in [1, 2, 5, 17] {
-            assert_eq!(serve(input, step), want, "step {step}");
         }
     }
 }
