@@ -234,13 +234,21 @@ fn partial_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
 /// httparse refuses `HTTP/2` before the line ends, and the verdict must not
 /// depend on where the input was split.
 fn version_reject(buf: &[u8]) -> Option<Reject> {
-    let line_done = buf.iter().any(|&b| b == b'\r' || b == b'\n');
-    let line = buf
-        .split(|&b| b == b'\r' || b == b'\n')
-        .next()
-        .unwrap_or_default();
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     const SHAPE: &[u8] = b"HTTP/d.d";
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n');
+    let line = &buf[..line_end.unwrap_or(buf.len())];
+    // request-line = method SP request-target SP HTTP-version: the version
+    // is everything after the second space (httparse reports a version
+    // error only once it has read both).
+    let mut spaces = line
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b' ')
+        .map(|(i, _)| i);
+    let version = match (spaces.next(), spaces.next()) {
+        (Some(_), Some(second)) => &line[second + 1..],
+        _ => return Some(Reject::bad_request("invalid HTTP version")),
+    };
     let fits = version.len() <= SHAPE.len()
         && version.iter().zip(SHAPE).all(|(&b, &s)| {
             if s == b'd' {
@@ -252,7 +260,7 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     if !fits {
         return Some(Reject::bad_request("invalid HTTP version"));
     }
-    if !line_done {
+    if line_end.is_none() {
         return None;
     }
     Some(if version.len() < SHAPE.len() || version[5] == b'1' {
@@ -520,6 +528,10 @@ mod tests {
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
             (b"GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505),
+            // Regression (found by fuzzing): the version is everything after
+            // the second space, not the last word.
+            (b"#^..#. #. #.'.q( #.'.q( \r\n\r\n", 400),
+            (b"h ~Ej  \x94PP`WWWWWW\xd7``0h~ \r\n\r\n", 400),
         ];
         for (input, want) in cases {
             assert_eq!(
