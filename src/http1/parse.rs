@@ -52,8 +52,10 @@ pub(crate) fn parse_head(
     spans: &mut Vec<HeaderSpan>,
 ) -> Result<Option<Head>, Reject> {
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
-    // received before the request-line.
-    if buf.starts_with(b"\r\n") {
+    // received before the request-line. All of them go, as httparse would
+    // skip them anyway: skipping only one per call would make the verdict
+    // depend on how the input was split.
+    while buf.starts_with(b"\r\n") {
         buf.advance(2);
     }
     if buf.is_empty() {
@@ -260,9 +262,7 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     if !fits {
         return Some(Reject::bad_request("invalid HTTP version"));
     }
-    if line_end.is_none() {
-        return None;
-    }
+    line_end?;
     Some(if version.len() < SHAPE.len() || version[5] == b'1' {
         Reject::bad_request("invalid HTTP version")
     } else {
@@ -532,6 +532,7 @@ mod tests {
             // the second space, not the last word.
             (b"#^..#. #. #.'.q( #.'.q( \r\n\r\n", 400),
             (b"h ~Ej  \x94PP`WWWWWW\xd7``0h~ \r\n\r\n", 400),
+            (b"\r\n\r\nGET / HTTP/2.1\r\nHost: a\r\n\r\n", 505),
         ];
         for (input, want) in cases {
             assert_eq!(
