@@ -29,6 +29,11 @@ use crate::{Body, BoxError, Request, Response};
 const BUF_SIZE: usize = 8 * 1024;
 /// Most bytes asked of one read.
 const MAX_READ: usize = 64 * 1024;
+/// Reads of heads and small bodies go through a scratch buffer this big and
+/// are copied into the read buffer: copying the bytes that arrived costs
+/// less than zeroing a large read window before every read (safe code
+/// cannot read into uninitialised memory).
+const SCRATCH: usize = 4 * 1024;
 /// Bodies up to this size are copied into the write buffer, so pipelined
 /// responses go out in one write; larger ones are written on their own.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -67,6 +72,7 @@ pub(crate) async fn serve_connection<T, S, I>(
         io,
         read_buf: BytesMut::with_capacity(BUF_SIZE),
         write_buf: Vec::with_capacity(BUF_SIZE),
+        scratch: vec![0; SCRATCH].into_boxed_slice(),
         spans: Vec::new(),
     };
     let ctx = Ctx {
@@ -94,6 +100,8 @@ struct Conn<I> {
     read_buf: BytesMut,
     /// Encoded responses not yet written: flushed once per read batch.
     write_buf: Vec<u8>,
+    /// Where small reads land before they are appended to `read_buf`.
+    scratch: Box<[u8]>,
     spans: Vec<HeaderSpan>,
 }
 
@@ -149,7 +157,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                             return self.close(clock, config).await;
                         }
                         clock.start(config.idle_timeout);
-                        let read = async { Some(self.fill(MAX_READ).await) };
+                        let read = async { Some(self.fill(SCRATCH).await) };
                         let stopped = async {
                             (&mut stop).await;
                             None
@@ -167,7 +175,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                             head_started = true;
                             clock.start(config.header_timeout);
                         }
-                        match clock.limit(self.fill(MAX_READ)).await {
+                        match clock.limit(self.fill(SCRATCH)).await {
                             Some(read) => read,
                             None => {
                                 tracing::debug!(peer = %ctx.peer, "request head read timed out");
@@ -431,12 +439,17 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         Ok(BodyEnd::Complete)
     }
 
-    /// Reads once into the spare capacity of the read buffer, asking for at
-    /// most `max` bytes. Returns the number read; 0 is EOF.
+    /// Reads once, asking for at most `max` bytes, and appends what came to
+    /// the read buffer. Returns the number read; 0 is EOF.
     ///
     /// Cancel safe: if the future is dropped mid-read, the buffer is left as
     /// it was.
     async fn fill(&mut self, max: usize) -> io::Result<usize> {
+        if max <= SCRATCH {
+            let n = self.io.read(&mut self.scratch[..max]).await?;
+            self.read_buf.extend_from_slice(&self.scratch[..n]);
+            return Ok(n);
+        }
         let len = self.read_buf.len();
         if self.read_buf.capacity() - len < BUF_SIZE / 2 {
             self.read_buf.reserve(BUF_SIZE);
@@ -677,14 +690,14 @@ impl Drop for Spare<'_> {
 }
 
 /// Calls the app with `peer` as the current peer address, turning a panic
-/// (while building or polling the response future) into `Err` with the panic
-/// message.
+/// (while routing, extracting or running the handler) into `Err` with the
+/// panic message.
 async fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Result<Response, String> {
-    let future = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        crate::peer::enter(peer, || service.call(req))
-    }))
-    .map_err(|p| panic_message(&*p))?;
-    crate::peer::scope(peer, AssertUnwindSafe(future).catch_unwind())
+    // One async block, so the synchronous part of `call` (routing) runs in
+    // its first poll, under the same catch_unwind and peer scope as the rest,
+    // and the request is moved into it once.
+    let call = AssertUnwindSafe(async move { service.call(req).await }).catch_unwind();
+    crate::peer::scope(peer, call)
         .await
         .map_err(|p| panic_message(&*p))
 }

@@ -117,21 +117,18 @@ pub(crate) fn parse_head(
     let uri = Uri::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
         .map_err(|_| Reject::bad_request("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut facts = Facts::default();
     for &[ns, ne, vs, ve] in spans.iter() {
         let name = HeaderName::from_bytes(&head[ns..ne])
             .map_err(|_| Reject::bad_request("invalid header name"))?;
+        facts.add(&name, &head[vs..ve]);
         let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
             .map_err(|_| Reject::bad_request("invalid header value"))?;
         headers.append(name, value);
     }
 
     check_target(&method, &uri)?;
-    if version == Version::HTTP_11 {
-        check_host(&headers)?;
-    }
-    let body = body_length(&headers, version)?;
-    let keep_alive = keep_alive(&headers, version);
-    let expect_continue = version == Version::HTTP_11 && expects_continue(&headers)?;
+    let (body, keep_alive, expect_continue) = facts.finish(version)?;
     Ok(Some(Head {
         method,
         uri,
@@ -160,60 +157,6 @@ fn check_target(method: &Method, uri: &Uri) -> Result<(), Reject> {
     } else {
         Err(Reject::bad_request("invalid request target"))
     }
-}
-
-/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host, and a
-/// malformed one is refused (400) rather than guessed at.
-fn check_host(headers: &HeaderMap) -> Result<(), Reject> {
-    let mut hosts = headers.get_all(header::HOST).iter();
-    let host = hosts
-        .next()
-        .ok_or_else(|| Reject::bad_request("missing Host header"))?;
-    if hosts.next().is_some() {
-        return Err(Reject::bad_request("multiple Host headers"));
-    }
-    // Empty is allowed (a target with no authority); otherwise
-    // uri-host [ ":" port ], which excludes userinfo.
-    let bytes = host.as_bytes();
-    // The port is digits only: the URI authority parser tolerates others.
-    let after_host = match bytes.iter().rposition(|&b| b == b']') {
-        Some(i) => &bytes[i + 1..],
-        None => bytes,
-    };
-    let port_ok = match after_host.iter().position(|&b| b == b':') {
-        Some(i) => after_host[i + 1..].iter().all(u8::is_ascii_digit),
-        None => true,
-    };
-    let valid = bytes.is_empty()
-        || (port_ok
-            && !bytes.contains(&b'@')
-            && http::uri::Authority::try_from(bytes).is_ok_and(|a| !a.host().is_empty()));
-    if valid {
-        Ok(())
-    } else {
-        Err(Reject::bad_request("invalid Host header"))
-    }
-}
-
-/// RFC 9110 §10.1.1: `100-continue` is the only expectation; any other is
-/// answered 417.
-fn expects_continue(headers: &HeaderMap) -> Result<bool, Reject> {
-    let mut expect = false;
-    for value in headers.get_all(header::EXPECT) {
-        if value
-            .as_bytes()
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"100-continue")
-        {
-            expect = true;
-        } else {
-            return Err(Reject::new(
-                StatusCode::EXPECTATION_FAILED,
-                "unsupported expectation",
-            ));
-        }
-    }
-    Ok(expect)
 }
 
 /// Applies the size limits to a head that is not complete yet, so a client
@@ -270,93 +213,233 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     })
 }
 
-/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept;
-/// httparse tolerates a bare LF, so check every LF has its CR.
-fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
-    let mut prev = 0u8;
-    for &b in head {
-        if (b == b'\n' && prev != b'\r') || (prev == b'\r' && b != b'\n') {
-            return Err(Reject::bad_request("bare CR or LF in request head"));
-        }
-        prev = b;
-    }
-    Ok(())
-}
-
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
-/// Decides how the body is framed (RFC 9112 §6.3).
-fn body_length(headers: &HeaderMap, version: Version) -> Result<BodyLength, Reject> {
-    let te = headers.get_all(header::TRANSFER_ENCODING);
-    let has_te = te.iter().next().is_some();
-    let has_cl = headers.contains_key(header::CONTENT_LENGTH);
-    if has_te {
-        // RFC 9112 §6.1: a server MUST NOT apply chunked to an HTTP/1.0 message;
-        // Transfer-Encoding from a 1.0 client cannot be trusted to frame anything.
-        if version == Version::HTTP_10 {
-            return Err(Reject::bad_request("transfer-encoding on HTTP/1.0"));
+/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept;
+/// httparse tolerates a bare LF, so check every LF has its CR and every CR
+/// its LF.
+fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
+    let bare_lf = memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r');
+    let bare_cr = memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n'));
+    if bare_lf || bare_cr {
+        return Err(Reject::bad_request("bare CR or LF in request head"));
+    }
+    Ok(())
+}
+
+/// What the engine needs to know from the headers, gathered while the
+/// header map is built so that no lookups follow.
+#[derive(Debug, Default)]
+struct Facts {
+    hosts: usize,
+    host_valid: bool,
+    content_length: Option<u64>,
+    content_length_error: Option<Reject>,
+    has_content_length: bool,
+    has_transfer_encoding: bool,
+    /// Codings seen so far; the last must be chunked.
+    codings: usize,
+    last_chunked: bool,
+    transfer_encoding_error: Option<Reject>,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    expect_other: bool,
+}
+
+impl Facts {
+    fn add(&mut self, name: &HeaderName, value: &[u8]) {
+        if name == header::HOST {
+            self.hosts += 1;
+            self.host_valid = valid_host(value);
+        } else if name == header::CONTENT_LENGTH {
+            self.has_content_length = true;
+            self.add_content_length(value);
+        } else if name == header::TRANSFER_ENCODING {
+            self.has_transfer_encoding = true;
+            self.add_transfer_encoding(value);
+        } else if name == header::CONNECTION {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name == header::EXPECT {
+            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                self.expect_continue = true;
+            } else {
+                self.expect_other = true;
+            }
         }
-        // RFC 9112 §6.3: both present is a smuggling vector; reject.
-        if has_cl {
-            return Err(Reject::bad_request(
-                "both content-length and transfer-encoding",
-            ));
+    }
+
+    /// Content-Length = 1*DIGIT; repeated (as fields or a list) only with
+    /// one value (RFC 9110 §8.6).
+    fn add_content_length(&mut self, value: &[u8]) {
+        for part in value.split(|&b| b == b',') {
+            let Some(n) = parse_content_length(part.trim_ascii()) else {
+                self.content_length_error
+                    .get_or_insert(Reject::bad_request("invalid content-length"));
+                return;
+            };
+            if self.content_length.is_some_and(|l| l != n) {
+                self.content_length_error
+                    .get_or_insert(Reject::bad_request("conflicting content-length values"));
+                return;
+            }
+            self.content_length = Some(n);
         }
-        let mut codings = 0usize;
-        let mut last_chunked = false;
-        for value in te.iter() {
-            let value = value
-                .to_str()
-                .map_err(|_| Reject::bad_request("invalid transfer-encoding"))?;
-            for coding in value.split(',') {
-                let coding = coding.trim_matches([' ', '\t']);
-                if coding.is_empty() {
-                    continue;
-                }
-                codings += 1;
-                if last_chunked {
-                    return Err(Reject::bad_request(
+    }
+
+    fn add_transfer_encoding(&mut self, value: &[u8]) {
+        for coding in value.split(|&b| b == b',') {
+            let coding = coding.trim_ascii();
+            if coding.is_empty() {
+                continue;
+            }
+            self.codings += 1;
+            if self.last_chunked {
+                self.transfer_encoding_error
+                    .get_or_insert(Reject::bad_request(
                         "chunked is not the last transfer coding",
                     ));
-                }
-                if coding.eq_ignore_ascii_case("chunked") {
-                    last_chunked = true;
-                } else {
-                    // The only coding we decode is chunked; anything else
-                    // (identity included, removed by RFC 7230) we cannot frame.
-                    return Err(Reject::NOT_IMPLEMENTED_CODING);
-                }
+            } else if coding.eq_ignore_ascii_case(b"chunked") {
+                self.last_chunked = true;
+            } else {
+                // The only coding we decode is chunked; anything else
+                // (identity included, removed by RFC 7230) we cannot frame.
+                self.transfer_encoding_error
+                    .get_or_insert(Reject::NOT_IMPLEMENTED_CODING);
             }
         }
-        if codings == 0 || !last_chunked {
-            return Err(Reject::bad_request("invalid transfer-encoding"));
-        }
-        return Ok(BodyLength::Chunked);
     }
-    if !has_cl {
-        return Ok(BodyLength::Empty);
-    }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|&b| b == b',') {
-            let n = parse_content_length(part.trim_ascii())
-                .ok_or_else(|| Reject::bad_request("invalid content-length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(Reject::bad_request("conflicting content-length values"));
+
+    /// Applies the rules in a fixed order and returns the body framing,
+    /// whether the connection persists, and whether 100 Continue is wanted.
+    fn finish(self, version: Version) -> Result<(BodyLength, bool, bool), Reject> {
+        // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one valid Host.
+        if version == Version::HTTP_11 {
+            match self.hosts {
+                0 => return Err(Reject::bad_request("missing Host header")),
+                1 if !self.host_valid => return Err(Reject::bad_request("invalid Host header")),
+                1 => {}
+                _ => return Err(Reject::bad_request("multiple Host headers")),
             }
-            length = Some(n);
+        }
+        let body = self.body_length(version)?;
+        // RFC 9110 §10.1.1: 100-continue is the only expectation (HTTP/1.1).
+        let expect_continue = if version == Version::HTTP_11 {
+            if self.expect_other {
+                return Err(Reject::new(
+                    StatusCode::EXPECTATION_FAILED,
+                    "unsupported expectation",
+                ));
+            }
+            self.expect_continue
+        } else {
+            false
+        };
+        // RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only
+        // with `keep-alive`.
+        let keep_alive = !self.close && (version == Version::HTTP_11 || self.keep_alive);
+        Ok((body, keep_alive, expect_continue))
+    }
+
+    /// RFC 9112 §6.3: how the body is framed.
+    fn body_length(&self, version: Version) -> Result<BodyLength, Reject> {
+        if self.has_transfer_encoding {
+            // RFC 9112 §6.1: chunked cannot frame an HTTP/1.0 message, so a
+            // Transfer-Encoding from a 1.0 client cannot be trusted at all.
+            if version == Version::HTTP_10 {
+                return Err(Reject::bad_request("transfer-encoding on HTTP/1.0"));
+            }
+            // RFC 9112 §6.3: both present is a smuggling vector; reject.
+            if self.has_content_length {
+                return Err(Reject::bad_request(
+                    "both content-length and transfer-encoding",
+                ));
+            }
+            if let Some(reject) = self.transfer_encoding_error {
+                return Err(reject);
+            }
+            if self.codings == 0 || !self.last_chunked {
+                return Err(Reject::bad_request("invalid transfer-encoding"));
+            }
+            return Ok(BodyLength::Chunked);
+        }
+        if let Some(reject) = self.content_length_error {
+            return Err(reject);
+        }
+        // A length over the body limit is not refused here: a route may
+        // allow more, and the body refuses itself on first read, before any
+        // byte of it is read or `100 Continue` is sent.
+        // (A Content-Length field with no valid value recorded an error above.)
+        match self.content_length {
+            None | Some(0) => Ok(BodyLength::Empty),
+            Some(n) => Ok(BodyLength::Length(n)),
         }
     }
-    // A length over the body limit is not refused here: a route may allow
-    // more, and the body refuses itself on first read, before any byte of it
-    // is read or `100 Continue` is sent.
-    match length {
-        Some(0) => Ok(BodyLength::Empty),
-        Some(n) => Ok(BodyLength::Length(n)),
-        None => Err(Reject::bad_request("invalid content-length")),
+}
+
+/// Host = uri-host [ ":" port ] (RFC 9110 §7.2), checked byte by byte: a
+/// bracketed IP literal or a reg-name/IPv4 of unreserved, sub-delims and
+/// percent-encoded bytes; no userinfo; a port of digits only. Empty is
+/// allowed (a target with no authority).
+fn valid_host(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
     }
+    let (host, port) = if value[0] == b'[' {
+        let Some(end) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        (&value[..=end], &value[end + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(i) => (&value[..i], &value[i..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    let reg_name = |h: &[u8]| {
+        !h.is_empty()
+            && h.iter().all(|&b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'.'
+                            | b'_'
+                            | b'~'
+                            | b'!'
+                            | b'$'
+                            | b'&'
+                            | b'\''
+                            | b'('
+                            | b')'
+                            | b'*'
+                            | b'+'
+                            | b','
+                            | b';'
+                            | b'='
+                            | b'%'
+                    )
+            })
+    };
+    port_ok && (host.starts_with(b"[") || reg_name(host))
 }
 
 /// Content-Length = 1*DIGIT, and it must fit in a u64.
@@ -367,25 +450,6 @@ fn parse_content_length(s: &[u8]) -> Option<u64> {
     s.iter().try_fold(0u64, |acc, &b| {
         b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
     })
-}
-
-/// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with
-/// `keep-alive`.
-fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
-    let mut close = false;
-    let mut keep = false;
-    for value in headers.get_all(header::CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            close |= token.eq_ignore_ascii_case(b"close");
-            keep |= token.eq_ignore_ascii_case(b"keep-alive");
-        }
-    }
-    if close {
-        false
-    } else {
-        version == Version::HTTP_11 || keep
-    }
 }
 
 #[cfg(test)]
