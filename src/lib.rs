@@ -32,6 +32,7 @@ pub mod extract;
 mod handler;
 mod http1;
 mod json;
+pub mod middleware;
 mod peer;
 pub mod response;
 pub mod routing;
@@ -39,6 +40,7 @@ pub mod rt;
 mod server;
 mod service;
 mod shutdown;
+pub mod test;
 
 pub use body::Body;
 pub use error::{BoxError, Error};
