@@ -43,10 +43,11 @@ mod shutdown;
 pub mod test;
 
 pub use body::Body;
-pub use error::{BoxError, Error};
+pub use error::{BoxError, Error as BodyError};
 pub use extract::Request;
 pub use handler::Handler;
 pub use json::Json;
+pub use response::Error;
 pub use response::Response;
 pub use routing::Router;
 pub use server::{Server, ServerHandle};

@@ -29,15 +29,25 @@ use crate::Body;
 use crate::response::IntoResponse;
 
 mod connect_info;
+#[cfg(feature = "cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
+pub mod cookie;
+mod form;
 mod path;
 mod query;
 pub mod rejection;
 mod state;
 
 pub use connect_info::{ConnectInfo, MissingConnectInfo};
+#[cfg(feature = "cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
+pub use cookie::CookieJar;
+pub use form::Form;
 pub use path::Path;
 pub use query::Query;
 pub use state::{FromRef, State};
+
+pub use crate::json::Json;
 
 use rejection::{BytesRejection, InvalidUtf8, StringRejection};
 

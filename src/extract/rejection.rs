@@ -82,6 +82,20 @@ macro_rules! composite_rejection {
     };
 }
 
+/// Rewrites serde's error text into one that speaks of `what` (for
+/// example `query parameter`): a missing field becomes `missing {what}
+/// 'name'`, anything else `{otherwise}: ` and serde's message.
+pub(crate) fn describe_fields(message: &str, what: &str, otherwise: &str) -> String {
+    // serde's derive reports "missing field `name`".
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return format!("missing {what} '{name}'");
+    }
+    format!("{otherwise}: {message}")
+}
+
 /// Rejection of [`Path`](super::Path): the matched path parameters do not
 /// fit the requested type.
 ///
@@ -228,11 +242,10 @@ impl QueryRejection {
 impl std::error::Error for QueryRejection {}
 rejection_impls!(QueryRejection);
 
-/// Rejection of [`Bytes`](bytes::Bytes): the request body could not be read.
-/// `400 Bad Request`.
-///
-/// The engine reads bodies before routing, so in practice this only
-/// happens for streamed bodies built by hand.
+/// Rejection of [`Bytes`](bytes::Bytes): the request body could not be
+/// read. `413 Payload Too Large` with `request body too large` when it
+/// passed its limit (see [`BodyLimit`](crate::middleware::BodyLimit)), else
+/// `400 Bad Request` with `failed to read the request body`.
 ///
 /// # Examples
 ///
@@ -245,21 +258,30 @@ rejection_impls!(QueryRejection);
 /// ```
 #[derive(Debug)]
 pub struct BytesRejection {
-    source: crate::Error,
+    source: crate::BodyError,
 }
 
 impl BytesRejection {
-    pub(crate) fn new(source: crate::Error) -> Self {
+    pub(crate) fn new(source: crate::BodyError) -> Self {
         Self { source }
     }
 
-    /// Returns the status code of the response: always `400 Bad Request`.
+    /// Returns the status code of the response: `413` for a body over its
+    /// limit, else `400`.
     pub fn status(&self) -> StatusCode {
-        StatusCode::BAD_REQUEST
+        if self.source.is_too_large() {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("failed to read the request body")
+        f.write_str(if self.source.is_too_large() {
+            "request body too large"
+        } else {
+            "failed to read the request body"
+        })
     }
 }
 
@@ -373,8 +395,9 @@ impl MissingJsonContentType {
 impl std::error::Error for MissingJsonContentType {}
 rejection_impls!(MissingJsonContentType);
 
-/// The body is not syntactically valid JSON. `400 Bad Request`; the text
-/// carries the parser's line and column.
+/// The body is not syntactically valid JSON. `400 Bad Request`, with the
+/// parser's position and message: `invalid JSON at line 1 column 9:
+/// expected value`.
 ///
 /// # Examples
 ///
@@ -406,11 +429,7 @@ impl JsonSyntaxError {
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to parse the request body as JSON: {}",
-            self.source
-        )
+        fmt_json_error(f, "invalid JSON", &self.source)
     }
 }
 
@@ -422,7 +441,8 @@ impl std::error::Error for JsonSyntaxError {
 rejection_impls!(JsonSyntaxError);
 
 /// The body is valid JSON but does not fit the requested type.
-/// `422 Unprocessable Entity`.
+/// `422 Unprocessable Entity`, with the position and what was wrong:
+/// ``invalid JSON data at line 1 column 14: missing field `age` ``.
 ///
 /// # Examples
 ///
@@ -454,11 +474,7 @@ impl JsonDataError {
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to deserialize the JSON body into the target type: {}",
-            self.source
-        )
+        fmt_json_error(f, "invalid JSON data", &self.source)
     }
 }
 
@@ -468,6 +484,21 @@ impl std::error::Error for JsonDataError {
     }
 }
 rejection_impls!(JsonDataError);
+
+/// Writes `{what} at line L column C: {message}`, moving serde_json's
+/// position to the front where a reader looks first.
+fn fmt_json_error(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    error: &serde_json::Error,
+) -> fmt::Result {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(message) if error.line() > 0 => write!(f, "{what}{position}: {message}"),
+        _ => write!(f, "{what}: {text}"),
+    }
+}
 
 /// Rejection of [`Json`](crate::Json).
 ///
@@ -497,6 +528,105 @@ composite_rejection!(JsonRejection {
     MissingJsonContentType,
     JsonSyntaxError,
     JsonDataError,
+    BytesRejection,
+});
+
+/// The request has no `content-type: application/x-www-form-urlencoded`
+/// header. `415 Unsupported Media Type`.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::MissingFormContentType;
+///
+/// fn status(r: &MissingFormContentType) -> http::StatusCode {
+///     r.status()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct MissingFormContentType(());
+
+impl MissingFormContentType {
+    pub(crate) fn new() -> Self {
+        Self(())
+    }
+
+    /// Returns the status code of the response: `415 Unsupported Media Type`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected request with content-type: application/x-www-form-urlencoded")
+    }
+}
+
+impl std::error::Error for MissingFormContentType {}
+rejection_impls!(MissingFormContentType);
+
+/// The form body does not fit the requested type. `422 Unprocessable
+/// Entity`: `missing form field 'email'`, or `invalid form body: ` and the
+/// deserializer's message.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::InvalidFormBody;
+///
+/// fn status(r: &InvalidFormBody) -> http::StatusCode {
+///     r.status()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct InvalidFormBody {
+    message: String,
+}
+
+impl InvalidFormBody {
+    pub(crate) fn new(serde_message: &str) -> Self {
+        Self {
+            message: describe_fields(serde_message, "form field", "invalid form body"),
+        }
+    }
+
+    /// Returns the status code of the response: `422 Unprocessable Entity`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidFormBody {}
+rejection_impls!(InvalidFormBody);
+
+/// Rejection of [`Form`](super::Form).
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::FormRejection;
+///
+/// fn is_bad_content_type(r: &FormRejection) -> bool {
+///     matches!(r, FormRejection::MissingFormContentType(_))
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FormRejection {
+    /// The `content-type` is not a URL-encoded form.
+    MissingFormContentType(MissingFormContentType),
+    /// The form does not fit the target type.
+    InvalidFormBody(InvalidFormBody),
+    /// The body could not be read.
+    BytesRejection(BytesRejection),
+}
+
+composite_rejection!(FormRejection {
+    MissingFormContentType,
+    InvalidFormBody,
     BytesRejection,
 });
 
@@ -579,13 +709,12 @@ mod tests {
 
     #[test]
     fn composite_rejections_delegate_to_their_cause() {
-        let syntax = serde_json::from_str::<u32>("{").unwrap_err();
+        let syntax = serde_json::from_str::<Vec<u32>>("[1,]").unwrap_err();
         let rejection = JsonRejection::from(JsonSyntaxError::new(syntax));
         assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            rejection
-                .body_text()
-                .starts_with("failed to parse the request body as JSON: ")
+        assert_eq!(
+            rejection.body_text(),
+            "invalid JSON at line 1 column 4: trailing comma"
         );
         assert!(std::error::Error::source(&rejection).is_some());
 

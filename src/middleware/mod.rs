@@ -82,6 +82,23 @@ use crate::response::IntoResponse;
 use crate::routing::route::{BoxFuture, ErasedRoute};
 use crate::{Request, Response};
 
+mod body_limit;
+#[cfg(feature = "compression")]
+mod compression;
+mod cors;
+mod request_id;
+mod timeout;
+mod trace;
+
+pub use body_limit::BodyLimit;
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use compression::Compression;
+pub use cors::Cors;
+pub use request_id::RequestId;
+pub use timeout::{Timeout, timeout, timeout_with};
+pub use trace::Trace;
+
 /// Code that runs around a handler.
 ///
 /// Most middleware is written with [`from_fn`]; implement this trait for a

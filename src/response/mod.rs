@@ -14,9 +14,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::Body;
 
+mod error;
 mod html;
+mod redirect;
 
+pub use error::Error;
 pub use html::Html;
+pub use redirect::Redirect;
 
 /// An HTTP response as tramline sends it.
 pub type Response<B = Body> = http::Response<B>;
