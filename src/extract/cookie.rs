@@ -71,6 +71,10 @@ impl CookieJar {
     }
 
     /// Adds `cookie`, to be set on the response.
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "the cookie crate's name for it; `+` would read oddly"
+    )]
     pub fn add(mut self, cookie: impl Into<Cookie<'static>>) -> Self {
         self.jar.add(cookie);
         self

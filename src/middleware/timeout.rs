@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn the_sleep_gets_the_configured_duration() {
         let app = Router::new()
-            .route("/", get(|| std::future::pending::<()>()))
+            .route("/", get(std::future::pending::<()>))
             .layer(timeout_with(
                 |d: Duration| {
                     assert_eq!(d, Duration::from_millis(250));

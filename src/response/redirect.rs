@@ -67,9 +67,8 @@ impl Redirect {
 
     #[track_caller]
     fn with_status(status: StatusCode, uri: &str) -> Self {
-        let location = match HeaderValue::try_from(uri) {
-            Ok(location) => location,
-            Err(_) => panic!("redirect target {uri:?} is not a valid header value"),
+        let Ok(location) = HeaderValue::try_from(uri) else {
+            panic!("redirect target {uri:?} is not a valid header value")
         };
         Self { status, location }
     }
