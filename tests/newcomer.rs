@@ -116,10 +116,11 @@ fn app() -> Router {
     Router::new()
         .route("/", get(home))
         .route("/notes", post(create))
-        .route(
-            "/notes/{id}",
-            get(read).put(replace).patch(append).delete(remove),
-        )
+        .route("/notes/{id}", get(read))
+        // Routing a path again adds methods to it.
+        .route("/notes/{id}", put(replace))
+        .route("/notes/{id}", patch(append))
+        .route("/notes/{id}", delete(remove))
         .route("/search", get(search))
         .route("/whoami", get(whoami))
         .route("/ping", any(|| async { "pong" }))
