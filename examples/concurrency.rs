@@ -14,6 +14,9 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -120,19 +123,6 @@ pub fn app<R: Runtime>(rt: R) -> Router {
         .with_state(rt)
 }
 
-fn serve<R: Runtime>(rt: R) -> std::io::Result<()> {
-    let server = Server::bind_with(rt.clone(), "127.0.0.1:3000")?;
-    println!("listening on http://{}", server.local_addr());
-    server.serve(app(rt))
-}
-
 fn main() -> std::io::Result<()> {
-    match std::env::args().nth(1).as_deref() {
-        None | Some("tokio") => serve(tramline_tokio::Tokio::new()),
-        Some("smol") => serve(tramline_smol::Smol::new()),
-        Some("async-std") => serve(tramline_async_std::AsyncStd::new()),
-        Some(other) => Err(std::io::Error::other(format!(
-            "unknown runtime {other:?}; expected tokio, smol or async-std"
-        ))),
-    }
+    serve::serve_on_runtime_from_args!(app)
 }

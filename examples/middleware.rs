@@ -15,6 +15,9 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::time::{Duration, Instant};
 
 use tramline::middleware::{BodyLimit, Cors, RequestId, Trace, timeout};
@@ -77,20 +80,7 @@ pub fn app<R: Runtime>(rt: R) -> Router {
         .layer(timeout(rt, Duration::from_millis(500)))
 }
 
-fn serve<R: Runtime>(rt: R) -> std::io::Result<()> {
-    let server = Server::bind_with(rt.clone(), "127.0.0.1:3000")?;
-    println!("listening on http://{}", server.local_addr());
-    server.serve(app(rt))
-}
-
 fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt::init();
-    match std::env::args().nth(1).as_deref() {
-        None | Some("tokio") => serve(tramline_tokio::Tokio::new()),
-        Some("smol") => serve(tramline_smol::Smol::new()),
-        Some("async-std") => serve(tramline_async_std::AsyncStd::new()),
-        Some(other) => Err(std::io::Error::other(format!(
-            "unknown runtime {other:?}; expected tokio, smol or async-std"
-        ))),
-    }
+    serve::serve_on_runtime_from_args!(app)
 }
