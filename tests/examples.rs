@@ -1,6 +1,10 @@
 //! Each example's app, driven through its public routes: `rest_api` and
 //! `stats_cache` with the in-memory test client, `middleware` and
 //! `concurrency` on every runtime (their timers are the runtime's).
+#![allow(
+    clippy::duplicate_mod,
+    reason = "each example includes the examples' shared `serve` module"
+)]
 
 mod support;
 
