@@ -96,6 +96,33 @@ pub(crate) fn describe_fields(message: &str, what: &str, otherwise: &str) -> Str
     format!("{otherwise}: {message}")
 }
 
+/// Defines a rejection that carries nothing: a fixed status and text.
+macro_rules! unit_rejection {
+    ($(#[$doc:meta])* $ty:ident, $status:ident, $text:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $ty(());
+
+        impl $ty {
+            pub(crate) fn new() -> Self {
+                Self(())
+            }
+
+            #[doc = concat!("Returns the status code of the response: `", stringify!($status), "`.")]
+            pub fn status(&self) -> StatusCode {
+                StatusCode::$status
+            }
+
+            fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($text)
+            }
+        }
+
+        impl std::error::Error for $ty {}
+        rejection_impls!($ty);
+    };
+}
+
 /// Rejection of [`Path`](super::Path): the matched path parameters do not
 /// fit the requested type.
 ///
@@ -360,40 +387,25 @@ composite_rejection!(StringRejection {
     InvalidUtf8
 });
 
-/// The request has no `content-type: application/json` (or `+json`)
-/// header. `415 Unsupported Media Type`.
-///
-/// # Examples
-///
-/// ```
-/// use tramline::{Router, Json, Body, Request};
-/// use tramline::routing::post;
-///
-/// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
-/// let req = Request::post("/").body(Body::from("1")).unwrap();
-/// let res = futures_lite::future::block_on(app.handle(req));
-/// assert_eq!(res.status(), 415);
-/// ```
-#[derive(Debug)]
-pub struct MissingJsonContentType(());
-
-impl MissingJsonContentType {
-    pub(crate) fn new() -> Self {
-        Self(())
-    }
-
-    /// Returns the status code of the response: `415 Unsupported Media Type`.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    }
-
-    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected request with content-type: application/json")
-    }
-}
-
-impl std::error::Error for MissingJsonContentType {}
-rejection_impls!(MissingJsonContentType);
+unit_rejection!(
+    /// The request has no `content-type: application/json` (or `+json`)
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Json, Body, Request};
+    /// use tramline::routing::post;
+    ///
+    /// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
+    /// let req = Request::post("/").body(Body::from("1")).unwrap();
+    /// let res = futures_lite::future::block_on(app.handle(req));
+    /// assert_eq!(res.status(), 415);
+    /// ```
+    MissingJsonContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/json"
+);
 
 /// The body is not syntactically valid JSON. `400 Bad Request`, with the
 /// parser's position and message: `invalid JSON at line 1 column 9:
@@ -531,38 +543,23 @@ composite_rejection!(JsonRejection {
     BytesRejection,
 });
 
-/// The request has no `content-type: application/x-www-form-urlencoded`
-/// header. `415 Unsupported Media Type`.
-///
-/// # Examples
-///
-/// ```
-/// use tramline::extract::rejection::MissingFormContentType;
-///
-/// fn status(r: &MissingFormContentType) -> http::StatusCode {
-///     r.status()
-/// }
-/// ```
-#[derive(Debug)]
-pub struct MissingFormContentType(());
-
-impl MissingFormContentType {
-    pub(crate) fn new() -> Self {
-        Self(())
-    }
-
-    /// Returns the status code of the response: `415 Unsupported Media Type`.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    }
-
-    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected request with content-type: application/x-www-form-urlencoded")
-    }
-}
-
-impl std::error::Error for MissingFormContentType {}
-rejection_impls!(MissingFormContentType);
+unit_rejection!(
+    /// The request has no `content-type: application/x-www-form-urlencoded`
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::extract::rejection::MissingFormContentType;
+    ///
+    /// fn status(r: &MissingFormContentType) -> http::StatusCode {
+    ///     r.status()
+    /// }
+    /// ```
+    MissingFormContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/x-www-form-urlencoded"
+);
 
 /// The form body does not fit the requested type. `422 Unprocessable
 /// Entity`: `missing form field 'email'`, or `invalid form body: ` and the
