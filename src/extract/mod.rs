@@ -11,12 +11,21 @@
 //! |---|---|---|
 //! | [`Path<T>`] | matched path parameters | [`PathRejection`](rejection::PathRejection) |
 //! | [`Query<T>`] | the query string | [`QueryRejection`](rejection::QueryRejection) |
-//! | [`State<T>`] | the router's state, via [`FromRef`] | none |
+//! | [`State<T>`] | the router's state, via [`FromRef`] | none: a missing state does not compile |
+//! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address | [`MissingConnectInfo`] |
 //! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
+//! | `CookieJar` (feature `cookies`) | the `cookie` headers | none |
 //! | [`Option<T>`], [`Result<T, T::Rejection>`] | whatever `T` reads | none |
-//! | [`Json<T>`](crate::Json) (last) | the body | [`JsonRejection`](rejection::JsonRejection) |
+//! | [`Json<T>`] (last) | a JSON body | [`JsonRejection`](rejection::JsonRejection) |
+//! | [`Form<T>`] (last) | a URL-encoded form body | [`FormRejection`](rejection::FormRejection) |
 //! | [`Bytes`], [`String`] (last) | the body | [`BytesRejection`], [`StringRejection`] |
-//! | [`Request`], [`Body`] (last) | everything | none |
+//! | [`Request`], [`Body`] (last) | everything; `Body` streams | none |
+//!
+//! Every rejection is a `4xx` (or, for a route that contradicts its
+//! handler's types, a `500`) whose `text/plain` body says exactly what was
+//! wrong, for example `missing query parameter 'page'` or `invalid JSON at
+//! line 1 column 9: expected value`. A body over its limit is `413 request
+//! body too large`.
 
 use std::convert::Infallible;
 use std::future::{Future, ready};
