@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
-use crate::error::{BoxError, Error};
+use crate::error::{BodyError, BoxError};
 use crate::http1::Incoming;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
@@ -109,7 +109,7 @@ impl Body {
     ///
     /// Not cancel safe: chunks already read are lost if the future is
     /// dropped.
-    pub async fn collect(mut self) -> Result<Bytes, Error> {
+    pub async fn collect(mut self) -> Result<Bytes, BodyError> {
         if let Inner::Full(b) = &mut self.inner {
             if b.len() as u64 <= self.limit {
                 return Ok(std::mem::take(b));
@@ -132,7 +132,7 @@ impl Body {
     /// A body whose length is known to be over `max` fails on its first
     /// read, before anything is read from the client (and before a
     /// `100 Continue` is sent); any other body fails once it passes `max`.
-    /// Either way the error's [`Error::is_too_large`] is `true`, which the
+    /// Either way the error's [`BodyError::is_too_large`] is `true`, which the
     /// body extractors answer with 413.
     ///
     /// Request bodies start limited to the server's `max_body_size`; this
@@ -195,7 +195,7 @@ impl fmt::Debug for Body {
 }
 
 impl Stream for Body {
-    type Item = Result<Bytes, Error>;
+    type Item = Result<Bytes, BodyError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -205,7 +205,7 @@ impl Stream for Body {
         // A declared length over the limit fails before anything is read.
         if this.seen == 0 && this.len().is_some_and(|n| n > this.limit) {
             this.failed = true;
-            return Poll::Ready(Some(Err(Error::body(LengthLimitError))));
+            return Poll::Ready(Some(Err(BodyError::new(LengthLimitError))));
         }
         let next = match &mut this.inner {
             Inner::Full(b) if b.is_empty() => return Poll::Ready(None),
@@ -215,11 +215,11 @@ impl Stream for Body {
         };
         next.map(|item| {
             item.map(|chunk| {
-                let chunk = chunk.map_err(Error::body)?;
+                let chunk = chunk.map_err(BodyError::new)?;
                 this.seen += chunk.len() as u64;
                 if this.seen > this.limit {
                     this.failed = true;
-                    return Err(Error::body(LengthLimitError));
+                    return Err(BodyError::new(LengthLimitError));
                 }
                 Ok(chunk)
             })
@@ -289,7 +289,8 @@ mod tests {
             Err(std::io::Error::other("gone")),
         ]);
         let err = block_on(Body::from_stream(chunks).collect()).unwrap_err();
-        assert!(err.is_body());
+        assert!(!err.is_too_large());
+        assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "gone");
     }
 
     #[test]

@@ -21,6 +21,40 @@ use crate::response::{IntoResponse, Response};
 /// You rarely implement `Handler` yourself: write an `async fn` and pass it
 /// to [`get`](crate::routing::get) and friends.
 ///
+/// When a function is not a handler, the compiler's error starts with
+/// ``the trait `Handler<_, _>` is not implemented`` and lists the usual
+/// mistakes: a body extractor that is not last, a return type that is not
+/// [`IntoResponse`], a future that is not `Send`, a `State<T>` the router
+/// cannot provide. This one takes the body before the method:
+///
+/// ```compile_fail
+/// use http::Method;
+/// use tramline::{Json, Router};
+/// use tramline::routing::post;
+///
+/// async fn wrong_order(Json(v): Json<u32>, method: Method) -> String {
+///     format!("{method} {v}")
+/// }
+/// let app: Router = Router::new().route("/", post(wrong_order));
+/// ```
+///
+/// And this one holds a `std::sync::MutexGuard` across an `.await`, so its
+/// future is not `Send`:
+///
+/// ```compile_fail
+/// use std::sync::{Arc, Mutex};
+/// use tramline::Router;
+/// use tramline::extract::State;
+/// use tramline::routing::get;
+///
+/// async fn not_send(State(m): State<Arc<Mutex<u32>>>) -> String {
+///     let guard = m.lock().unwrap();
+///     futures_lite::future::yield_now().await;
+///     guard.to_string()
+/// }
+/// let app: Router = Router::new().route("/", get(not_send)).with_state(Arc::new(Mutex::new(0)));
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -47,7 +81,7 @@ use crate::response::{IntoResponse, Response};
     message = "`{Self}` is not a valid handler",
     label = "not a valid handler",
     note = "a handler is an `async fn` or closure returning a future; check each of these:",
-    note = "every argument but the last must implement `FromRequestParts`; a body extractor (`Json`, `String`, `Bytes`, `Request`, `Body`) must be the last argument, and there may be only one",
+    note = "every argument but the last must implement `FromRequestParts`; a body extractor (`Json`, `Form`, `String`, `Bytes`, `Request`, `Body`) must be the last argument, and there may be only one",
     note = "the returned value must implement `IntoResponse`",
     note = "the future must be `Send`: do not hold an `Rc`, `RefCell` borrow or `std::sync::MutexGuard` across an `.await`",
     note = "a `State<T>` argument needs `T: FromRef` of the router's state; give the router its state with `Router::with_state`",

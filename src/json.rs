@@ -244,25 +244,31 @@ mod tests {
                 Some("application/json"),
                 r#"{"name": "#,
                 400,
-                "failed to parse the request body as JSON: EOF while parsing a value at line 1 column 9",
+                "invalid JSON at line 1 column 9: EOF while parsing a value",
             ),
             (
                 Some("application/json"),
                 r#"{"name" 1}"#,
                 400,
-                "failed to parse the request body as JSON: expected `:` at line 1 column 9",
+                "invalid JSON at line 1 column 9: expected `:`",
+            ),
+            (
+                Some("application/json"),
+                r#"{"name": }"#,
+                400,
+                "invalid JSON at line 1 column 10: expected value",
             ),
             (
                 Some("application/json"),
                 r#"{"name":"ann"}"#,
                 422,
-                "failed to deserialize the JSON body into the target type: missing field `age` at line 1 column 14",
+                "invalid JSON data at line 1 column 14: missing field `age`",
             ),
             (
                 Some("application/json"),
                 r#"{"name":"ann","age":300}"#,
                 422,
-                "failed to deserialize the JSON body into the target type: invalid value: integer `300`, expected u8 at line 1 column 23",
+                "invalid JSON data at line 1 column 23: invalid value: integer `300`, expected u8",
             ),
         ];
         for (content_type, body, status, text) in cases {

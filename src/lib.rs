@@ -3,9 +3,9 @@
 //!
 //! ```no_run
 //! use serde::Deserialize;
-//! use tramline::extract::{Path, Query};
+//! use tramline::extract::{Json, Path, Query};
 //! use tramline::routing::get;
-//! use tramline::{Json, Router, Server};
+//! use tramline::{Router, Server};
 //!
 //! #[derive(Deserialize)]
 //! struct Page {
@@ -25,6 +25,7 @@
 //! ```
 #![doc = include_str!("../docs/crate.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
 
 mod body;
 mod error;
@@ -32,22 +33,28 @@ pub mod extract;
 mod handler;
 mod http1;
 mod json;
+pub mod middleware;
 mod peer;
+pub mod prelude;
 pub mod response;
 pub mod routing;
 pub mod rt;
 mod server;
 mod service;
 mod shutdown;
+pub mod test;
 
 pub use body::Body;
-pub use error::{BoxError, Error};
+pub use error::{BodyError, BoxError};
 pub use extract::Request;
 pub use handler::Handler;
 pub use json::Json;
-pub use response::Response;
+pub use response::{Error, Response};
 pub use routing::Router;
 pub use server::{Server, ServerHandle};
+
+/// The `http` crate, whose types tramline's requests and responses use.
+pub use http;
 
 /// The engine's invariant checks, for the cargo-fuzz targets in `fuzz/`.
 #[cfg(feature = "__fuzz")]

@@ -706,10 +706,19 @@ fn every_vector_survives_byte_at_a_time_delivery<R: Runtime>(rt: R) {
     let server = TestServer::start(rt, app());
     for vector in vectors().iter().filter(|v| v.input.len() < 256 && !v.eof) {
         let mut client = server.connect();
+        // Like a real client, stop sending once the server has answered
+        // (it may answer an invalid head early and close).
+        let mut answered = false;
         for byte in &vector.input {
+            if client.has_data() {
+                answered = true;
+                break;
+            }
             client.send(std::slice::from_ref(byte));
         }
-        client.send(PROBE);
+        if !answered {
+            client.send(PROBE);
+        }
         let status = match vector.expect {
             Expect::Keep(s) | Expect::Close(s) => s,
             Expect::Nothing => continue,

@@ -13,7 +13,8 @@ use crate::response::{IntoResponse, Response};
 /// Extracts the address of the peer the request came from.
 ///
 /// Available on every request the server's engine handles, at no cost to
-/// requests that do not ask for it.
+/// requests that do not ask for it. Under
+/// [`TestClient`](crate::test::TestClient) the peer is `127.0.0.1:0`.
 ///
 /// # Examples
 ///
@@ -47,7 +48,8 @@ impl<S: Sync> FromRequestParts<S> for ConnectInfo<SocketAddr> {
 }
 
 /// Rejection for [`ConnectInfo`] when a request did not come through the
-/// server's engine (for example, a router called directly), so there is no
+/// server's engine or the test client (for example, a router called
+/// directly with [`Router::handle`](crate::Router::handle)), so there is no
 /// connection to describe. Answers 500: it is a wiring mistake, not a bad
 /// request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,12 +11,21 @@
 //! |---|---|---|
 //! | [`Path<T>`] | matched path parameters | [`PathRejection`](rejection::PathRejection) |
 //! | [`Query<T>`] | the query string | [`QueryRejection`](rejection::QueryRejection) |
-//! | [`State<T>`] | the router's state, via [`FromRef`] | none |
+//! | [`State<T>`] | the router's state, via [`FromRef`] | none: a missing state does not compile |
+//! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address | [`MissingConnectInfo`] |
 //! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
+//! | `CookieJar` (feature `cookies`) | the `cookie` headers | none |
 //! | [`Option<T>`], [`Result<T, T::Rejection>`] | whatever `T` reads | none |
-//! | [`Json<T>`](crate::Json) (last) | the body | [`JsonRejection`](rejection::JsonRejection) |
+//! | [`Json<T>`] (last) | a JSON body | [`JsonRejection`](rejection::JsonRejection) |
+//! | [`Form<T>`] (last) | a URL-encoded form body | [`FormRejection`](rejection::FormRejection) |
 //! | [`Bytes`], [`String`] (last) | the body | [`BytesRejection`], [`StringRejection`] |
-//! | [`Request`], [`Body`] (last) | everything | none |
+//! | [`Request`], [`Body`] (last) | everything; `Body` streams | none |
+//!
+//! Every rejection is a `4xx` (or, for a route that contradicts its
+//! handler's types, a `500`) whose `text/plain` body says exactly what was
+//! wrong, for example `missing query parameter 'page'` or `invalid JSON at
+//! line 1 column 9: expected value`. A body over its limit is `413 request
+//! body too large`.
 
 use std::convert::Infallible;
 use std::future::{Future, ready};
@@ -29,15 +38,25 @@ use crate::Body;
 use crate::response::IntoResponse;
 
 mod connect_info;
+#[cfg(feature = "cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
+pub mod cookie;
+mod form;
 mod path;
 mod query;
 pub mod rejection;
 mod state;
 
 pub use connect_info::{ConnectInfo, MissingConnectInfo};
+#[cfg(feature = "cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
+pub use cookie::CookieJar;
+pub use form::Form;
 pub use path::Path;
 pub use query::Query;
 pub use state::{FromRef, State};
+
+pub use crate::json::Json;
 
 use rejection::{BytesRejection, InvalidUtf8, StringRejection};
 

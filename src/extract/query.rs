@@ -6,7 +6,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
-use super::rejection::QueryRejection;
+use super::rejection::{QueryRejection, describe_fields};
 
 /// Extracts the query string, deserialized with serde from
 /// `application/x-www-form-urlencoded` form.
@@ -59,22 +59,15 @@ where
     ///
     /// Returns a [`QueryRejection`] when the query does not fit `T`.
     pub fn from_query(query: &str) -> Result<Self, QueryRejection> {
-        serde_urlencoded::from_str(query)
-            .map(Self)
-            .map_err(|e| QueryRejection::new(describe(&e.to_string())))
+        serde_urlencoded::from_str(query).map(Self).map_err(|e| {
+            let message = e.to_string();
+            QueryRejection::new(describe_fields(
+                &message,
+                "query parameter",
+                "invalid query string",
+            ))
+        })
     }
-}
-
-/// Rewrites serde's error text into one that speaks of query parameters.
-fn describe(message: &str) -> String {
-    // serde's derive reports "missing field `name`".
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-    {
-        return format!("missing query parameter '{name}'");
-    }
-    format!("invalid query string: {message}")
 }
 
 impl<T, S> FromRequestParts<S> for Query<T>

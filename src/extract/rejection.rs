@@ -82,6 +82,47 @@ macro_rules! composite_rejection {
     };
 }
 
+/// Rewrites serde's error text into one that speaks of `what` (for
+/// example `query parameter`): a missing field becomes `missing {what}
+/// 'name'`, anything else `{otherwise}: ` and serde's message.
+pub(crate) fn describe_fields(message: &str, what: &str, otherwise: &str) -> String {
+    // serde's derive reports "missing field `name`".
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return format!("missing {what} '{name}'");
+    }
+    format!("{otherwise}: {message}")
+}
+
+/// Defines a rejection that carries nothing: a fixed status and text.
+macro_rules! unit_rejection {
+    ($(#[$doc:meta])* $ty:ident, $status:ident, $text:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $ty(());
+
+        impl $ty {
+            pub(crate) fn new() -> Self {
+                Self(())
+            }
+
+            #[doc = concat!("Returns the status code of the response: `", stringify!($status), "`.")]
+            pub fn status(&self) -> StatusCode {
+                StatusCode::$status
+            }
+
+            fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($text)
+            }
+        }
+
+        impl std::error::Error for $ty {}
+        rejection_impls!($ty);
+    };
+}
+
 /// Rejection of [`Path`](super::Path): the matched path parameters do not
 /// fit the requested type.
 ///
@@ -228,11 +269,10 @@ impl QueryRejection {
 impl std::error::Error for QueryRejection {}
 rejection_impls!(QueryRejection);
 
-/// Rejection of [`Bytes`](bytes::Bytes): the request body could not be read.
-/// `400 Bad Request`.
-///
-/// The engine reads bodies before routing, so in practice this only
-/// happens for streamed bodies built by hand.
+/// Rejection of [`Bytes`](bytes::Bytes): the request body could not be
+/// read. `413 Payload Too Large` with `request body too large` when it
+/// passed its limit (see [`BodyLimit`](crate::middleware::BodyLimit)), else
+/// `400 Bad Request` with `failed to read the request body`.
 ///
 /// # Examples
 ///
@@ -245,11 +285,11 @@ rejection_impls!(QueryRejection);
 /// ```
 #[derive(Debug)]
 pub struct BytesRejection {
-    source: crate::Error,
+    source: crate::BodyError,
 }
 
 impl BytesRejection {
-    pub(crate) fn new(source: crate::Error) -> Self {
+    pub(crate) fn new(source: crate::BodyError) -> Self {
         Self { source }
     }
 
@@ -351,43 +391,29 @@ composite_rejection!(StringRejection {
     InvalidUtf8
 });
 
-/// The request has no `content-type: application/json` (or `+json`)
-/// header. `415 Unsupported Media Type`.
-///
-/// # Examples
-///
-/// ```
-/// use tramline::{Router, Json, Body, Request};
-/// use tramline::routing::post;
-///
-/// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
-/// let req = Request::post("/").body(Body::from("1")).unwrap();
-/// let res = futures_lite::future::block_on(app.handle(req));
-/// assert_eq!(res.status(), 415);
-/// ```
-#[derive(Debug)]
-pub struct MissingJsonContentType(());
+unit_rejection!(
+    /// The request has no `content-type: application/json` (or `+json`)
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Json, Body, Request};
+    /// use tramline::routing::post;
+    ///
+    /// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
+    /// let req = Request::post("/").body(Body::from("1")).unwrap();
+    /// let res = futures_lite::future::block_on(app.handle(req));
+    /// assert_eq!(res.status(), 415);
+    /// ```
+    MissingJsonContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/json"
+);
 
-impl MissingJsonContentType {
-    pub(crate) fn new() -> Self {
-        Self(())
-    }
-
-    /// Returns the status code of the response: `415 Unsupported Media Type`.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    }
-
-    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected request with content-type: application/json")
-    }
-}
-
-impl std::error::Error for MissingJsonContentType {}
-rejection_impls!(MissingJsonContentType);
-
-/// The body is not syntactically valid JSON. `400 Bad Request`; the text
-/// carries the parser's line and column.
+/// The body is not syntactically valid JSON. `400 Bad Request`, with the
+/// parser's position and message: `invalid JSON at line 1 column 9:
+/// expected value`.
 ///
 /// # Examples
 ///
@@ -419,11 +445,7 @@ impl JsonSyntaxError {
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to parse the request body as JSON: {}",
-            self.source
-        )
+        fmt_json_error(f, "invalid JSON", &self.source)
     }
 }
 
@@ -435,7 +457,8 @@ impl std::error::Error for JsonSyntaxError {
 rejection_impls!(JsonSyntaxError);
 
 /// The body is valid JSON but does not fit the requested type.
-/// `422 Unprocessable Entity`.
+/// `422 Unprocessable Entity`, with the position and what was wrong:
+/// ``invalid JSON data at line 1 column 14: missing field `age` ``.
 ///
 /// # Examples
 ///
@@ -467,11 +490,7 @@ impl JsonDataError {
     }
 
     fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to deserialize the JSON body into the target type: {}",
-            self.source
-        )
+        fmt_json_error(f, "invalid JSON data", &self.source)
     }
 }
 
@@ -481,6 +500,21 @@ impl std::error::Error for JsonDataError {
     }
 }
 rejection_impls!(JsonDataError);
+
+/// Writes `{what} at line L column C: {message}`, moving serde_json's
+/// position to the front where a reader looks first.
+fn fmt_json_error(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    error: &serde_json::Error,
+) -> fmt::Result {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(message) if error.line() > 0 => write!(f, "{what}{position}: {message}"),
+        _ => write!(f, "{what}: {text}"),
+    }
+}
 
 /// Rejection of [`Json`](crate::Json).
 ///
@@ -510,6 +544,90 @@ composite_rejection!(JsonRejection {
     MissingJsonContentType,
     JsonSyntaxError,
     JsonDataError,
+    BytesRejection,
+});
+
+unit_rejection!(
+    /// The request has no `content-type: application/x-www-form-urlencoded`
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::extract::rejection::MissingFormContentType;
+    ///
+    /// fn status(r: &MissingFormContentType) -> http::StatusCode {
+    ///     r.status()
+    /// }
+    /// ```
+    MissingFormContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/x-www-form-urlencoded"
+);
+
+/// The form body does not fit the requested type. `422 Unprocessable
+/// Entity`: `missing form field 'email'`, or `invalid form body: ` and the
+/// deserializer's message.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::InvalidFormBody;
+///
+/// fn status(r: &InvalidFormBody) -> http::StatusCode {
+///     r.status()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct InvalidFormBody {
+    message: String,
+}
+
+impl InvalidFormBody {
+    pub(crate) fn new(serde_message: &str) -> Self {
+        Self {
+            message: describe_fields(serde_message, "form field", "invalid form body"),
+        }
+    }
+
+    /// Returns the status code of the response: `422 Unprocessable Entity`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidFormBody {}
+rejection_impls!(InvalidFormBody);
+
+/// Rejection of [`Form`](super::Form).
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::FormRejection;
+///
+/// fn is_bad_content_type(r: &FormRejection) -> bool {
+///     matches!(r, FormRejection::MissingFormContentType(_))
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FormRejection {
+    /// The `content-type` is not a URL-encoded form.
+    MissingFormContentType(MissingFormContentType),
+    /// The form does not fit the target type.
+    InvalidFormBody(InvalidFormBody),
+    /// The body could not be read.
+    BytesRejection(BytesRejection),
+}
+
+composite_rejection!(FormRejection {
+    MissingFormContentType,
+    InvalidFormBody,
     BytesRejection,
 });
 
@@ -592,13 +710,12 @@ mod tests {
 
     #[test]
     fn composite_rejections_delegate_to_their_cause() {
-        let syntax = serde_json::from_str::<u32>("{").unwrap_err();
+        let syntax = serde_json::from_str::<Vec<u32>>("[1,]").unwrap_err();
         let rejection = JsonRejection::from(JsonSyntaxError::new(syntax));
         assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            rejection
-                .body_text()
-                .starts_with("failed to parse the request body as JSON: ")
+        assert_eq!(
+            rejection.body_text(),
+            "invalid JSON at line 1 column 4: trailing comma"
         );
         assert!(std::error::Error::source(&rejection).is_some());
 

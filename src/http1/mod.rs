@@ -59,7 +59,6 @@ impl Timer for NoTimer {
 /// Serves HTTP/1.1 on an in-memory stream with the default limits and no
 /// timeouts; needs no runtime, so any executor (or `block_on`) can drive it.
 /// Extractors see 127.0.0.1:0 as the peer.
-#[cfg_attr(not(any(test, feature = "__fuzz")), allow(dead_code))] // the test client's engine mode
 pub(crate) async fn serve_in_memory<I, S>(io: I, service: Arc<S>)
 where
     I: AsyncRead + AsyncWrite + Unpin,

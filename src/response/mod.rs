@@ -14,9 +14,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::Body;
 
+mod error;
 mod html;
+mod redirect;
 
+pub use error::Error;
 pub use html::Html;
+pub use redirect::Redirect;
 
 /// An HTTP response as tramline sends it.
 pub type Response<B = Body> = http::Response<B>;
@@ -32,10 +36,11 @@ const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-st
 /// `application/octet-stream`, and a [`Body`] with no `content-type`.
 ///
 /// Tuples add to the response of their last element: `(StatusCode, T)`
-/// replaces the status, `(HeaderMap, T)` and `([(HeaderName, HeaderValue);
-/// N], T)` insert headers (replacing those of the same name), and
-/// `(StatusCode, HeaderMap, T)` / `(StatusCode, [(HeaderName, HeaderValue);
-/// N], T)` do both.
+/// replaces the status, `(HeaderMap, T)` and `([(K, V); N], T)` insert
+/// headers (replacing those of the same name; `K` and `V` may be `&str`,
+/// `String` or the `http` header types, and an invalid one answers `500`),
+/// and `(StatusCode, HeaderMap, T)` / `(StatusCode, [(K, V); N], T)` do
+/// both.
 ///
 /// # Examples
 ///
@@ -186,23 +191,66 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, HeaderMap, T) {
     }
 }
 
-impl<T: IntoResponse, const N: usize> IntoResponse for ([(HeaderName, HeaderValue); N], T) {
+/// Inserts `headers`, or says which one is invalid.
+fn insert_headers<K, V, const N: usize>(
+    res: &mut Response,
+    headers: [(K, V); N],
+) -> Result<(), String>
+where
+    K: TryInto<HeaderName>,
+    K::Error: std::fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: std::fmt::Display,
+{
+    for (name, value) in headers {
+        let name = name.try_into().map_err(|e| e.to_string())?;
+        let value = value.try_into().map_err(|e| e.to_string())?;
+        res.headers_mut().insert(name, value);
+    }
+    Ok(())
+}
+
+/// A bad header is the handler's bug: log it and send no half-made
+/// response.
+fn invalid_header(error: &str) -> Response {
+    tracing::error!(%error, "invalid response header");
+    plain_text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+}
+
+impl<K, V, T, const N: usize> IntoResponse for ([(K, V); N], T)
+where
+    K: TryInto<HeaderName>,
+    K::Error: std::fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: std::fmt::Display,
+    T: IntoResponse,
+{
     fn into_response(self) -> Response {
         let mut res = self.1.into_response();
-        for (name, value) in self.0 {
-            res.headers_mut().insert(name, value);
+        match insert_headers(&mut res, self.0) {
+            Ok(()) => res,
+            Err(error) => invalid_header(&error),
         }
-        res
     }
 }
 
-impl<T: IntoResponse, const N: usize> IntoResponse
-    for (StatusCode, [(HeaderName, HeaderValue); N], T)
+impl<K, V, T, const N: usize> IntoResponse for (StatusCode, [(K, V); N], T)
+where
+    K: TryInto<HeaderName>,
+    K::Error: std::fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: std::fmt::Display,
+    T: IntoResponse,
 {
     fn into_response(self) -> Response {
-        let mut res = (self.1, self.2).into_response();
-        *res.status_mut() = self.0;
-        res
+        let mut res = self.2.into_response();
+        match insert_headers(&mut res, self.1) {
+            Ok(()) => {
+                *res.status_mut() = self.0;
+                res
+            }
+            Err(error) => invalid_header(&error),
+        }
     }
 }
 
@@ -346,6 +394,24 @@ mod tests {
             .into_response();
         assert_eq!(res.status(), StatusCode::CREATED);
         assert_eq!(res.headers()[header::LOCATION], "/x");
+    }
+
+    #[test]
+    fn header_arrays_take_strings_and_refuse_invalid_ones() {
+        let res = ([("x-cache", "HIT")], "v").into_response();
+        assert_eq!(res.headers()["x-cache"], "HIT");
+        let res = (StatusCode::CREATED, [("x-id", String::from("7"))], ()).into_response();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["x-id"], "7");
+        let res = (StatusCode::CREATED, [("bad name", "v")], ()).into_response();
+        assert_eq!(
+            parts(res),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                TEXT.map(str::to_owned),
+                "internal server error".to_owned()
+            )
+        );
     }
 
     #[test]

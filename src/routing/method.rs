@@ -7,6 +7,7 @@ use http::{Method, StatusCode};
 
 use super::route::{CallFuture, Endpoint};
 use crate::handler::Handler;
+use crate::middleware::{Layer, Middleware, erase};
 use crate::response::plain_text;
 use crate::{Body, Request, Response};
 
@@ -57,8 +58,38 @@ fn slot(method: &Method) -> Option<usize> {
 pub struct MethodRouter<S = ()> {
     slots: [Option<Endpoint<S>>; METHODS.len()],
     any: Option<Endpoint<S>>,
+    /// Answers what no handler does (405, automatic `OPTIONS`) once a
+    /// middleware wraps the route, so those answers pass through it too.
+    /// `None` until then: the answers are made inline, with no allocation.
+    auto: Option<Endpoint<S>>,
     /// INVARIANT: lists the methods `slots` answers, as `call` decides.
     allow: HeaderValue,
+}
+
+/// The `Allow` value handed to the `auto` endpoint with the request.
+#[derive(Clone)]
+struct Allowed(HeaderValue);
+
+/// The answer for a method no handler takes: `204` with `Allow` for
+/// `OPTIONS`, else `405` with `Allow`.
+fn auto_response(method: &Method, allow: HeaderValue) -> Response {
+    let mut res = if method == Method::OPTIONS {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        res
+    } else {
+        plain_text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    };
+    res.headers_mut().insert(header::ALLOW, allow);
+    res
+}
+
+async fn auto_handler(req: Request) -> Response {
+    let allow = req.extensions().get::<Allowed>().map_or_else(
+        || HeaderValue::from_static("OPTIONS"),
+        |allowed| allowed.0.clone(),
+    );
+    auto_response(req.method(), allow)
 }
 
 macro_rules! method_fns {
@@ -185,8 +216,70 @@ where
         Self {
             slots: Default::default(),
             any: None,
+            auto: None,
             allow: HeaderValue::from_static("OPTIONS"),
         }
+    }
+
+    /// Wraps the handlers this route holds now (and its automatic `405` and
+    /// `OPTIONS` answers) in `middleware`.
+    ///
+    /// Layers run in the order they are added, the first outermost; a
+    /// router's layers run outside them. Handlers chained after this call
+    /// are not wrapped. See [the middleware module](crate::middleware).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tramline::middleware::{Next, from_fn};
+    /// use tramline::routing::get;
+    /// use tramline::test::TestClient;
+    /// use tramline::{Request, Router};
+    ///
+    /// let admin_only = from_fn(async |req: Request, next: Next| {
+    ///     if req.headers().contains_key("x-admin") {
+    ///         Ok(next.run(req).await)
+    ///     } else {
+    ///         Err(StatusCode::FORBIDDEN)
+    ///     }
+    /// });
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "public" }))
+    ///     .route("/admin", get(|| async { "secret" }).layer(admin_only));
+    ///
+    /// let client = TestClient::new(app);
+    /// client.get("/").send().assert_status(200);
+    /// client.get("/admin").send().assert_status(403);
+    /// client.get("/admin").header("x-admin", "1").send().assert_text("secret");
+    /// ```
+    pub fn layer<M: Middleware>(self, middleware: M) -> Self {
+        self.layer_erased(&erase(middleware))
+    }
+
+    pub(crate) fn layer_erased(self, layer: &Layer) -> Self {
+        let auto = self.auto.unwrap_or_else(|| Endpoint::new(auto_handler));
+        Self {
+            slots: self.slots.map(|slot| slot.map(|e| e.layer(layer))),
+            any: self.any.map(|e| e.layer(layer)),
+            auto: Some(auto.layer(layer)),
+            allow: self.allow,
+        }
+    }
+
+    /// Starts a new middleware level: layers added from now on go outside
+    /// the present ones.
+    pub(crate) fn enter_level(&mut self) {
+        for endpoint in self.endpoints_mut() {
+            endpoint.enter_level();
+        }
+    }
+
+    fn endpoints_mut(&mut self) -> impl Iterator<Item = &mut Endpoint<S>> {
+        self.slots
+            .iter_mut()
+            .chain([&mut self.any, &mut self.auto])
+            .flatten()
     }
 
     /// Routes requests of every method not otherwise handled to `handler`.
@@ -257,6 +350,9 @@ where
         if other.any.is_some() {
             self.any = other.any;
         }
+        if self.auto.is_none() {
+            self.auto = other.auto;
+        }
         self.allow = self.compute_allow();
         Ok(())
     }
@@ -290,15 +386,14 @@ where
         if let Some(endpoint) = endpoint {
             return CallFuture::handler(endpoint.call(req, state));
         }
-        let mut res = if slot == Some(OPTIONS) {
-            let mut res = Response::new(Body::empty());
-            *res.status_mut() = StatusCode::NO_CONTENT;
-            res
-        } else {
-            plain_text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        };
-        res.headers_mut().insert(header::ALLOW, self.allow.clone());
-        CallFuture::ready(res)
+        match &self.auto {
+            Some(auto) => {
+                let mut req = req;
+                req.extensions_mut().insert(Allowed(self.allow.clone()));
+                CallFuture::handler(auto.call(req, state))
+            }
+            None => CallFuture::ready(auto_response(req.method(), self.allow.clone())),
+        }
     }
 
     /// Gives every handler `state`.
@@ -306,6 +401,7 @@ where
         MethodRouter {
             slots: self.slots.map(|slot| slot.map(|e| e.with_state(state))),
             any: self.any.map(|e| e.with_state(state)),
+            auto: self.auto.map(|e| e.with_state(state)),
             allow: self.allow,
         }
     }
@@ -325,6 +421,7 @@ impl<S> Clone for MethodRouter<S> {
         Self {
             slots: self.slots.clone(),
             any: self.any.clone(),
+            auto: self.auto.clone(),
             allow: self.allow.clone(),
         }
     }

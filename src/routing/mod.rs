@@ -6,7 +6,7 @@
 
 mod method;
 pub(crate) mod params;
-mod route;
+pub(crate) mod route;
 mod router;
 
 pub use method::{MethodRouter, any, delete, get, head, options, patch, post, put};

@@ -1,6 +1,8 @@
 //! Type-erased handlers: each handler is boxed once, at registration, and
-//! each request then costs one boxed future.
+//! each request then costs one boxed future, plus one per middleware layer
+//! it passes through.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -9,9 +11,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::handler::Handler;
+use crate::middleware::{Layer, Next};
 use crate::{Request, Response};
 
-type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
 
 /// A handler that still needs the router's state `S` on every call.
 trait ErasedHandler<S>: Send + Sync + 'static {
@@ -22,8 +25,9 @@ trait ErasedHandler<S>: Send + Sync + 'static {
     fn bind(&self, state: S) -> Arc<dyn ErasedRoute>;
 }
 
-/// A handler that carries everything it needs.
-trait ErasedRoute: Send + Sync + 'static {
+/// A handler (or a middleware chain ending in one) that carries everything
+/// it needs.
+pub(crate) trait ErasedRoute: Send + Sync + 'static {
     fn call(&self, req: Request) -> BoxFuture;
 }
 
@@ -69,10 +73,35 @@ where
     }
 }
 
-/// One erased handler, cheap to clone, callable with a `&S`.
-pub(crate) struct Endpoint<S>(Kind<S>);
+/// One middleware in front of the rest of a chain.
+struct Layered {
+    layer: Layer,
+    next: Arc<dyn ErasedRoute>,
+}
 
-enum Kind<S> {
+impl ErasedRoute for Layered {
+    fn call(&self, req: Request) -> BoxFuture {
+        self.layer.call(req, Next::new(Arc::clone(&self.next)))
+    }
+}
+
+/// One erased handler with its middleware, cheap to clone, callable with a
+/// `&S`.
+pub(crate) struct Endpoint<S> {
+    core: Core<S>,
+    /// The middleware in front of `core`, outermost first.
+    layers: Vec<Layer>,
+    /// How many of the first `layers` were added at the current level (the
+    /// method router or router that now holds the endpoint); a new layer
+    /// at this level goes right after them, inside them and outside the
+    /// layers of inner levels.
+    level: usize,
+    /// `layers` around `core`, built whenever `core` has its state.
+    /// INVARIANT: `Some` iff `layers` is not empty and the state is known.
+    chain: Option<Arc<dyn ErasedRoute>>,
+}
+
+enum Core<S> {
     /// Registered on a `Router<S>`; takes the state at call time.
     Unbound(Arc<dyn ErasedHandler<S>>),
     /// Given its state by `with_state`; ignores the state at call time.
@@ -88,40 +117,112 @@ where
         H: Handler<T, S>,
         T: 'static,
     {
-        Self(Kind::Unbound(Arc::new(Unbound {
-            handler,
-            _args: PhantomData,
-        })))
+        Self {
+            core: Core::Unbound(Arc::new(Unbound {
+                handler,
+                _args: PhantomData,
+            })),
+            layers: Vec::new(),
+            level: 0,
+            chain: None,
+        }
     }
 
     pub(crate) fn call(&self, req: Request, state: &S) -> BoxFuture {
-        match &self.0 {
-            Kind::Unbound(handler) => handler.call(req, state),
-            Kind::Bound(route) => route.call(req),
+        if let Some(chain) = &self.chain {
+            return chain.call(req);
         }
+        match &self.core {
+            Core::Bound(route) if self.layers.is_empty() => route.call(req),
+            Core::Unbound(handler) if self.layers.is_empty() => handler.call(req, state),
+            // Layers around a handler whose state only arrives now: only a
+            // router that was never given its state gets here, and
+            // `Service` is implemented for `Router<()>` alone, whose chains
+            // are built eagerly. Correct, if slower: it builds the chain.
+            core => wrap(&self.layers, core.bind(state.clone())).call(req),
+        }
+    }
+
+    /// Adds `layer` at the current level: inside the layers added before it
+    /// at this level, outside those of inner levels.
+    pub(crate) fn layer(mut self, layer: &Layer) -> Self {
+        self.layers.insert(self.level, Arc::clone(layer));
+        self.level += 1;
+        self.rebuild();
+        self
+    }
+
+    /// Starts a new level: the endpoint has moved into an enclosing method
+    /// router or router, whose layers go outside all present ones.
+    pub(crate) fn enter_level(&mut self) {
+        self.level = 0;
     }
 
     /// Gives the endpoint `state`; the result fits a router of any state.
     pub(crate) fn with_state<S2>(self, state: &S) -> Endpoint<S2> {
-        Endpoint(Kind::Bound(match self.0 {
-            Kind::Unbound(handler) => handler.bind(state.clone()),
-            Kind::Bound(route) => route,
-        }))
+        let route = self.core.bind(state.clone());
+        let chain = (!self.layers.is_empty()).then(|| wrap(&self.layers, Arc::clone(&route)));
+        Endpoint {
+            core: Core::Bound(route),
+            layers: self.layers,
+            level: self.level,
+            chain,
+        }
     }
+
+    fn rebuild(&mut self) {
+        let route = match &self.core {
+            Core::Bound(route) => Some(Arc::clone(route)),
+            // A router without state can bind its handlers now, so that
+            // requests find the chain built.
+            Core::Unbound(handler) => (&() as &dyn Any)
+                .downcast_ref::<S>()
+                .map(|unit| handler.bind(unit.clone())),
+        };
+        self.chain = route
+            .filter(|_| !self.layers.is_empty())
+            .map(|route| wrap(&self.layers, route));
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Core<S> {
+    fn bind(&self, state: S) -> Arc<dyn ErasedRoute> {
+        match self {
+            Self::Unbound(handler) => handler.bind(state),
+            Self::Bound(route) => Arc::clone(route),
+        }
+    }
+}
+
+/// Puts `layers` (outermost first) in front of `route`.
+fn wrap(layers: &[Layer], route: Arc<dyn ErasedRoute>) -> Arc<dyn ErasedRoute> {
+    layers.iter().rev().fold(route, |next, layer| {
+        Arc::new(Layered {
+            layer: Arc::clone(layer),
+            next,
+        })
+    })
 }
 
 impl<S> Clone for Endpoint<S> {
     fn clone(&self) -> Self {
-        Self(match &self.0 {
-            Kind::Unbound(handler) => Kind::Unbound(Arc::clone(handler)),
-            Kind::Bound(route) => Kind::Bound(Arc::clone(route)),
-        })
+        Self {
+            core: match &self.core {
+                Core::Unbound(handler) => Core::Unbound(Arc::clone(handler)),
+                Core::Bound(route) => Core::Bound(Arc::clone(route)),
+            },
+            layers: self.layers.clone(),
+            level: self.level,
+            chain: self.chain.clone(),
+        }
     }
 }
 
 impl<S> fmt::Debug for Endpoint<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Endpoint")
+        f.debug_struct("Endpoint")
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -11,6 +11,7 @@ use super::method::MethodRouter;
 use super::params::{PathParams, param_names};
 use super::route::{CallFuture, Endpoint};
 use crate::handler::Handler;
+use crate::middleware::{Layer, Middleware, erase};
 use crate::response::plain_text;
 use crate::service::Service;
 use crate::{Request, Response};
@@ -67,8 +68,20 @@ pub struct Router<S = ()> {
     /// Maps a path to its index in `routes`.
     matcher: matchit::Router<usize>,
     routes: Vec<RouteEntry<S>>,
-    fallback: Option<Endpoint<S>>,
+    fallback: Option<Fallback<S>>,
     nested_fallbacks: NestedFallbacks<S>,
+}
+
+/// The handler for paths that match no route.
+struct Fallback<S> {
+    endpoint: Endpoint<S>,
+    /// `false` for the default `404` that `layer` puts in place so that
+    /// unmatched paths pass through middleware too.
+    custom: bool,
+}
+
+async fn not_found() -> crate::Response {
+    plain_text(StatusCode::NOT_FOUND, "not found")
 }
 
 struct RouteEntry<S> {
@@ -82,7 +95,7 @@ struct RouteEntry<S> {
 struct NestedFallbacks<S> {
     /// Maps `prefix`, `prefix/` and `prefix/{*rest}` to an index in `entries`.
     matcher: matchit::Router<usize>,
-    entries: Vec<(Box<str>, Endpoint<S>)>,
+    entries: Vec<(Box<str>, Fallback<S>)>,
 }
 
 impl<S> Router<S>
@@ -142,7 +155,9 @@ where
     /// let app: Router = Router::new().route("/a", get(|| async {})).route("/a", get(|| async {}));
     /// ```
     #[track_caller]
-    pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
+    pub fn route(mut self, path: &str, mut methods: MethodRouter<S>) -> Self {
+        // The route's own layers stay inside the router's.
+        methods.enter_level();
         self.add_route(path, methods);
         self
     }
@@ -193,6 +208,7 @@ where
             !prefix.ends_with('/'),
             "nest prefix must not end with `/`, got {prefix:?} (use `merge` to mount at the root)"
         );
+        let router = router.enter_level();
         for entry in router.routes {
             let path = match &*entry.path {
                 "/" => prefix.to_owned(),
@@ -231,15 +247,19 @@ where
     /// would panic in [`route`](Self::route).
     #[track_caller]
     pub fn merge(mut self, other: Self) -> Self {
+        let other = other.enter_level();
         for entry in other.routes {
             self.add_route(&entry.path, entry.methods);
         }
         if let Some(fallback) = other.fallback {
+            let mine = self.fallback.as_ref().is_some_and(|f| f.custom);
             assert!(
-                self.fallback.is_none(),
+                !(mine && fallback.custom),
                 "cannot merge two routers that both have a fallback"
             );
-            self.fallback = Some(fallback);
+            if !mine {
+                self.fallback = Some(fallback);
+            }
         }
         for (prefix, fallback) in other.nested_fallbacks.entries {
             self.nested_fallbacks.add(prefix.into(), fallback);
@@ -270,7 +290,84 @@ where
         H: Handler<T, S>,
         T: 'static,
     {
-        self.fallback = Some(Endpoint::new(handler));
+        self.fallback = Some(Fallback {
+            endpoint: Endpoint::new(handler),
+            custom: true,
+        });
+        self
+    }
+
+    /// Wraps every route present now (with those of nested routers), the
+    /// fallback, and the automatic `404`, `405` and `OPTIONS` answers in
+    /// `middleware`.
+    ///
+    /// **Layers run in the order they are added**: the first is the
+    /// outermost, so it sees the request first and the response last.
+    /// Routes and fallbacks added after this call are not wrapped. A
+    /// router's layers run outside those of the routes and nested routers it
+    /// holds. See [the middleware module](crate::middleware).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::middleware::{Next, from_fn};
+    /// use tramline::routing::get;
+    /// use tramline::test::TestClient;
+    /// use tramline::{Request, Router};
+    ///
+    /// let tag = |name: &'static str| from_fn(move |req: Request, next: Next| async move {
+    ///     let mut res = next.run(req).await;
+    ///     res.headers_mut().append("x-order", http::HeaderValue::from_static(name));
+    ///     res
+    /// });
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "hi" }))
+    ///     .layer(tag("outer"))
+    ///     .layer(tag("inner"));
+    ///
+    /// let res = TestClient::new(app).get("/").send();
+    /// // The inner layer sees the response first, so it appends first.
+    /// let order: Vec<_> = res.headers().get_all("x-order").iter().collect();
+    /// assert_eq!(order, ["inner", "outer"]);
+    /// // Unmatched paths pass through the layers too.
+    /// let res = TestClient::new(Router::new().layer(tag("seen"))).get("/nope").send();
+    /// res.assert_status(404).assert_header("x-order", "seen");
+    /// ```
+    pub fn layer<M: Middleware>(mut self, middleware: M) -> Self {
+        let layer = erase(middleware);
+        self.routes = self
+            .routes
+            .into_iter()
+            .map(|entry| RouteEntry {
+                methods: entry.methods.layer_erased(&layer),
+                ..entry
+            })
+            .collect();
+        let fallback = self.fallback.take().unwrap_or_else(|| Fallback {
+            endpoint: Endpoint::new(not_found),
+            custom: false,
+        });
+        self.fallback = Some(fallback.layer(&layer));
+        self.nested_fallbacks.entries = self
+            .nested_fallbacks
+            .entries
+            .into_iter()
+            .map(|(prefix, fallback)| (prefix, fallback.layer(&layer)))
+            .collect();
+        self
+    }
+
+    /// Starts a new middleware level for everything in the router, as it
+    /// moves into another one.
+    fn enter_level(mut self) -> Self {
+        for entry in &mut self.routes {
+            entry.methods.enter_level();
+        }
+        let fallbacks = self.fallback.iter_mut();
+        let nested = self.nested_fallbacks.entries.iter_mut().map(|(_, f)| f);
+        for fallback in fallbacks.chain(nested) {
+            fallback.endpoint.enter_level();
+        }
         self
     }
 
@@ -386,7 +483,7 @@ where
         let fallback = self
             .nested_fallbacks
             .at(req.uri().path())
-            .or(self.fallback.as_ref());
+            .or(self.fallback.as_ref().map(|f| &f.endpoint));
         match fallback {
             Some(fallback) => CallFuture::handler(fallback.call(req, state)),
             None => CallFuture::ready(plain_text(StatusCode::NOT_FOUND, "not found")),
@@ -430,15 +527,59 @@ impl Service for Router<()> {
     }
 }
 
+impl<S> Clone for Fallback<S> {
+    fn clone(&self) -> Self {
+        Self {
+            endpoint: self.endpoint.clone(),
+            custom: self.custom,
+        }
+    }
+}
+
+impl<S> Fallback<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn layer(self, layer: &Layer) -> Self {
+        Self {
+            endpoint: self.endpoint.layer(layer),
+            custom: self.custom,
+        }
+    }
+
+    fn with_state<S2>(self, state: &S) -> Fallback<S2> {
+        Fallback {
+            endpoint: self.endpoint.with_state(state),
+            custom: self.custom,
+        }
+    }
+}
+
 impl<S> NestedFallbacks<S> {
+    /// Answers unmatched paths under `prefix` with `fallback`. A default
+    /// `404` (there only to pass through middleware) gives way to what is
+    /// already at `prefix`; two custom fallbacks there are a conflict.
     #[track_caller]
-    fn add(&mut self, prefix: String, fallback: Endpoint<S>) {
-        let index = self.entries.len();
-        for pattern in [
+    fn add(&mut self, prefix: String, fallback: Fallback<S>) {
+        let patterns = [
             prefix.clone(),
             format!("{prefix}/"),
             format!("{prefix}/{{*__tramline_nested_rest}}"),
-        ] {
+        ];
+        if let Ok(m) = self.matcher.at(&patterns[1]) {
+            if self.entries[*m.value].0.as_ref() == prefix {
+                let existing = &mut self.entries[*m.value].1;
+                if !fallback.custom {
+                    return;
+                }
+                if !existing.custom {
+                    *existing = fallback;
+                    return;
+                }
+            }
+        }
+        let index = self.entries.len();
+        for pattern in patterns {
             if let Err(e) = self.matcher.insert(pattern, index) {
                 panic!("nested fallback at `{prefix}`: {}", route_error(&prefix, e));
             }
@@ -448,7 +589,7 @@ impl<S> NestedFallbacks<S> {
 
     fn at(&self, path: &str) -> Option<&Endpoint<S>> {
         let m = self.matcher.at(path).ok()?;
-        Some(&self.entries[*m.value].1)
+        Some(&self.entries[*m.value].1.endpoint)
     }
 }
 

@@ -252,6 +252,25 @@ impl Client {
         Some(self.response())
     }
 
+    /// Whether response bytes have arrived, without waiting.
+    pub fn has_data(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream.set_nonblocking(true).unwrap();
+        let mut chunk = [0u8; 4096];
+        let got = match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(_) => true,
+        };
+        self.stream.set_nonblocking(false).unwrap();
+        got
+    }
+
     /// Sets how long a read may block; reads past it fail the test.
     pub fn read_timeout(&mut self, timeout: Duration) {
         self.stream.set_read_timeout(Some(timeout)).unwrap();

@@ -1,0 +1,38 @@
+//! What the runtime-generic examples share: serving an app on the runtime
+//! named by the first command-line argument.
+#![allow(clippy::print_stdout, dead_code)]
+
+use tramline::rt::Runtime;
+use tramline::{Router, Server};
+
+/// Serves `app` on `rt` at 127.0.0.1:3000.
+pub(crate) fn serve<R: Runtime>(rt: R, app: Router) -> std::io::Result<()> {
+    let server = Server::bind_with(rt, "127.0.0.1:3000")?;
+    println!("listening on http://{}", server.local_addr());
+    server.serve(app)
+}
+
+/// Builds the app with `$app(rt)` on the runtime named by the first
+/// argument (`tokio`, the default, `smol` or `async-std`) and serves it.
+macro_rules! serve_on_runtime_from_args {
+    ($app:path) => {
+        match std::env::args().nth(1).as_deref() {
+            None | Some("tokio") => {
+                let rt = tramline_tokio::Tokio::new();
+                serve::serve(rt.clone(), $app(rt))
+            }
+            Some("smol") => {
+                let rt = tramline_smol::Smol::new();
+                serve::serve(rt.clone(), $app(rt))
+            }
+            Some("async-std") => {
+                let rt = tramline_async_std::AsyncStd::new();
+                serve::serve(rt.clone(), $app(rt))
+            }
+            Some(other) => Err(std::io::Error::other(format!(
+                "unknown runtime {other:?}; expected tokio, smol or async-std"
+            ))),
+        }
+    };
+}
+pub(crate) use serve_on_runtime_from_args;
