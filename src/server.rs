@@ -38,7 +38,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// | [`Server::max_uri_len`] | 8 KiB | 414, connection closed |
 /// | [`Server::max_head_size`] | 64 KiB | 431, connection closed |
 /// | [`Server::max_headers`] | 100 | 431, connection closed |
-/// | [`Server::max_body_size`] | 2 MiB | 413 from `Content-Length` alone, before any body byte is read and without `100 Continue`; a chunked body gets 413 once it passes the limit. A route can change it with [`crate::Body::with_limit`] |
+/// | [`Server::max_body_size`] | 2 MiB | 413 from `Content-Length` alone, before any body byte is read and without `100 Continue`; a chunked body gets 413 once it passes the limit. A route can raise or lower it with [`crate::middleware::BodyLimit`] or [`crate::Body::with_limit`] |
 /// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived: connection closed |
 /// | [`Server::body_timeout`] | 30 s | no body bytes for that long: connection closed |
 /// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long: connection closed |

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_lite::stream;
 use tramline::extract::State;
+use tramline::middleware::BodyLimit;
 use tramline::routing::{any, get, post};
 use tramline::rt::Runtime;
 use tramline::{Body, Router};
@@ -902,6 +903,11 @@ fn route_can_raise_or_lower_the_body_limit<R: Runtime>(rt: R) {
                     .unwrap_or(0);
                 n.to_string()
             }),
+        )
+        .route(
+            "/layered",
+            post(|body: Bytes| async move { body.len().to_string() })
+                .layer(BodyLimit::new(4 << 20)),
         );
     let server = TestServer::start(rt, app);
     let mut client = server.connect();
@@ -911,12 +917,21 @@ fn route_can_raise_or_lower_the_body_limit<R: Runtime>(rt: R) {
     // Refused from Content-Length alone: no 100 Continue comes first.
     let r = client.response();
     assert_eq!(r.status, 413);
-    let mut client = server.connect();
+    // Raised above the server's 2 MiB for one route, by the handler...
     let big = 3 << 20;
+    let mut client = server.connect();
     client.send(
         format!("POST /large HTTP/1.1\r\nHost: t\r\nContent-Length: {big}\r\n\r\n").as_bytes(),
     );
     client.send(&vec![b'z'; big]);
+    let r = client.response();
+    assert_eq!((r.status, r.text()), (200, big.to_string().as_str()));
+    // ...and by the BodyLimit middleware, with a chunked body this time.
+    let mut client = server.connect();
+    client.send(b"POST /layered HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    client.send(format!("{big:x}\r\n").as_bytes());
+    client.send(&vec![b'z'; big]);
+    client.send(b"\r\n0\r\n\r\n");
     let r = client.response();
     assert_eq!((r.status, r.text()), (200, big.to_string().as_str()));
 }

@@ -1,9 +1,8 @@
-//! `BodyLimit`: a tighter request-body limit for some routes.
+//! `BodyLimit`: a request-body limit of its own for some routes.
 
 use std::future::Future;
 
 use http::StatusCode;
-use http::header;
 
 use super::{Middleware, Next};
 use crate::response::plain_text;
@@ -17,9 +16,10 @@ use crate::{Request, Response};
 /// is cut off as it passes the limit: the body extractors then reject with
 /// the same `413`.
 ///
-/// The server enforces its own limit first ([`Server::max_body_size`],
-/// 2 MiB by default), so a route limit can only lower it; raise the
-/// server's limit and lower it again for the routes that need less.
+/// It replaces the server's limit ([`Server::max_body_size`], 2 MiB by
+/// default) for these routes, so it may be lower or higher: the server
+/// reads a body only as the handler asks for it, and checks the limit that
+/// the body carries when it does.
 ///
 /// [`Server::max_body_size`]: crate::Server::max_body_size
 ///
@@ -60,12 +60,7 @@ impl BodyLimit {
 impl Middleware for BodyLimit {
     fn call(&self, req: Request, next: Next) -> impl Future<Output = Response> + Send + 'static {
         let max = self.max;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let over = declared.is_some_and(|len| len > max);
+        let over = req.body().len().is_some_and(|len| len > max);
         let req = if over {
             None
         } else {
