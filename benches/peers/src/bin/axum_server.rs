@@ -9,6 +9,7 @@ use axum::extract::Path;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use tramline_peers::{FILLER_ROUTES, MESSAGE, Message, PLAINTEXT};
 
 fn app() -> Router {
@@ -61,6 +62,11 @@ fn main() -> std::io::Result<()> {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
         tramline_peers::announce(listener.local_addr()?);
+        // axum leaves Nagle on; every other server in the matrix sets
+        // TCP_NODELAY (without it pipelined responses wait for delayed ACKs).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app()).await
     })
 }
