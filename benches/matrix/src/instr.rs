@@ -38,6 +38,13 @@ pub struct CountPlan {
     pub requests: u64,
     /// Server worker threads.
     pub workers: usize,
+    /// A pause between a response and the next request. Zero measures the
+    /// back-to-back path; a pause longer than the server needs lets it go
+    /// idle and wait for every request, which is what strace should see:
+    /// strace slows every syscall, so without a pause the next request is
+    /// often already there when the server reads again, and the count
+    /// depends on the tracer's own overhead.
+    pub pace: Duration,
     /// Where the counters' output files go.
     pub scratch: PathBuf,
 }
@@ -111,7 +118,7 @@ pub fn count(
                 };
                 let _ = std::fs::remove_file(&file);
                 let server = Server::start(target, &launch)?;
-                drive(&server, workload, n)?;
+                drive(&server, workload, n, plan.pace)?;
                 // Under valgrind, exit takes a while: the dump is written then.
                 server.terminate(Duration::from_secs(120))?;
                 let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -155,7 +162,7 @@ pub fn count(
 
 /// Sends `n` of `workload`'s requests over one keep-alive connection
 /// (pipelined: in batches of 16) and checks every response is 2xx.
-fn drive(server: &Server, workload: Workload, n: u64) -> io::Result<()> {
+fn drive(server: &Server, workload: Workload, n: u64, pace: Duration) -> io::Result<()> {
     let mut client = Client::connect(server.addr)?;
     let depth = workload.depth() as u64;
     let batch = workload.request().bytes.repeat(workload.depth());
@@ -171,6 +178,9 @@ fn drive(server: &Server, workload: Workload, n: u64) -> io::Result<()> {
             )));
         }
         sent += count as u64;
+        if !pace.is_zero() {
+            std::thread::sleep(pace);
+        }
     }
     Ok(())
 }

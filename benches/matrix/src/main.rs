@@ -87,6 +87,12 @@ struct Cli {
     /// Requests N for --instr and --syscalls (they also run 2N).
     #[arg(long, default_value_t = 10_000)]
     requests: u64,
+    /// Microseconds to pause between a response and the next request in
+    /// --instr and --syscalls (default: 0 for --instr, back to back; 1000
+    /// for --syscalls, so the server waits for every request as it would
+    /// at light load, whatever strace's own overhead).
+    #[arg(long)]
+    pace_us: Option<u64>,
     /// A bench_server binary to use instead of building one.
     #[arg(long)]
     bench_server: Option<PathBuf>,
@@ -296,6 +302,10 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
         workloads,
         requests: cli.requests,
         workers: cli.workers,
+        pace: Duration::from_micros(cli.pace_us.unwrap_or(match counter {
+            Counter::Instructions => 0,
+            Counter::Syscalls => 1000,
+        })),
         scratch: out.join(name),
     };
     let started = Instant::now();
@@ -310,8 +320,8 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
         Counter::Syscalls => "system calls",
     };
     md.push_str(&format!(
-        "{unit} per request: (count(2N) − count(N)) / N, N = {}, one keep-alive connection, {} worker(s)\n\n",
-        cli.requests, cli.workers
+        "{unit} per request: (count(2N) − count(N)) / N, N = {}, one keep-alive connection, {} worker(s), {:?} between a response and the next request\n\n",
+        cli.requests, cli.workers, plan.pace
     ));
     md.push_str("| workload | server | N | 2N | per request |");
     if counter == Counter::Syscalls {
