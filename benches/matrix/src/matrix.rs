@@ -27,7 +27,7 @@ pub struct Plan {
     pub timing: Timing,
     /// Server worker threads.
     pub workers: usize,
-    /// CPUs the servers are pinned to (`taskset -c` list).
+    /// CPUs the servers are pinned to (`taskset -c` list); `None`: unpinned.
     pub server_cpus: Option<String>,
     /// CPUs the load generator is pinned to.
     pub load_cpus: Vec<usize>,
@@ -54,6 +54,12 @@ pub struct Run {
     pub cpu_us_per_req: f64,
     /// Server context switches per response.
     pub ctx_per_req: f64,
+    /// The server's CPU time over the run's wall time, % of one CPU.
+    pub server_cpu_pct: f64,
+    /// Busy time of other processes on the server's CPUs over the run's
+    /// wall time, % of one CPU: how much the machine's other work took from
+    /// the server (the load generator runs elsewhere).
+    pub other_cpu_pct: f64,
     /// Responses completed.
     pub requests: u64,
     /// Responses that were not 2xx.
@@ -120,6 +126,10 @@ pub struct Cell {
     pub cpu_us_per_req: f64,
     /// Median over runs of server context switches per response.
     pub ctx_per_req: f64,
+    /// Median over runs of the server's CPU use, % of one CPU.
+    pub server_cpu_pct: f64,
+    /// Median over runs of other processes' CPU use on the server's CPUs.
+    pub other_cpu_pct: f64,
     /// The server's peak resident memory (`VmHWM`), KiB.
     pub peak_rss_kib: u64,
     /// idle: bytes of resident memory per idle connection.
@@ -143,6 +153,8 @@ impl Cell {
             p99_us: 0.0,
             cpu_us_per_req: 0.0,
             ctx_per_req: 0.0,
+            server_cpu_pct: 0.0,
+            other_cpu_pct: 0.0,
             peak_rss_kib: 0,
             rss_per_conn: None,
             non_2xx: 0,
@@ -157,6 +169,8 @@ impl Cell {
         self.p99_us = Stat::of(runs.iter().map(|r| r.p99_us)).median;
         self.cpu_us_per_req = Stat::of(runs.iter().map(|r| r.cpu_us_per_req)).median;
         self.ctx_per_req = Stat::of(runs.iter().map(|r| r.ctx_per_req)).median;
+        self.server_cpu_pct = Stat::of(runs.iter().map(|r| r.server_cpu_pct)).median;
+        self.other_cpu_pct = Stat::of(runs.iter().map(|r| r.other_cpu_pct)).median;
         self.non_2xx = runs.iter().map(|r| r.non_2xx).sum();
         self.errors = runs.iter().map(|r| r.errors).sum();
         if self.workload == Workload::Idle {
@@ -281,7 +295,14 @@ fn measure(
     server: &Server,
     duration: Duration,
 ) -> io::Result<Run> {
+    let cpus = plan
+        .server_cpus
+        .as_deref()
+        .map(proc::cpu_list)
+        .unwrap_or_default();
     let before = proc::usage(server.pid)?;
+    let busy_before = proc::cpus_busy(&cpus)?;
+    let started = std::time::Instant::now();
     let mut run = if plan.use_wrk && workload.wrk_capable() {
         let script = workload.wrk_script();
         let out = wrk::run(
@@ -332,8 +353,13 @@ fn measure(
         }
     };
     let after = proc::usage(server.pid)?;
+    let busy = proc::cpus_busy(&cpus)?.saturating_sub(busy_before);
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    let server_cpu = after.cpu.saturating_sub(before.cpu);
+    run.server_cpu_pct = server_cpu.as_secs_f64() / wall * 100.0;
+    run.other_cpu_pct = busy.saturating_sub(server_cpu).as_secs_f64() / wall * 100.0;
     let per = |x: f64| x / run.requests.max(1) as f64;
-    run.cpu_us_per_req = per(after.cpu.saturating_sub(before.cpu).as_micros() as f64);
+    run.cpu_us_per_req = per(server_cpu.as_micros() as f64);
     run.ctx_per_req = per(after.ctx_switches.saturating_sub(before.ctx_switches) as f64);
     Ok(run)
 }

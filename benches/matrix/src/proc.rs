@@ -60,6 +60,54 @@ pub fn usage(pid: u32) -> io::Result<Usage> {
     Ok(Usage { cpu, ctx_switches })
 }
 
+/// Busy time (user, nice, system, irq, softirq, steal) of `cpus` since
+/// boot, from `/proc/stat`; all CPUs when `cpus` is empty.
+///
+/// # Errors
+///
+/// Returns the error of reading `/proc/stat`.
+pub fn cpus_busy(cpus: &[usize]) -> io::Result<Duration> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    let mut ticks = 0u64;
+    for line in stat.lines() {
+        let Some(rest) = line.strip_prefix("cpu") else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let Some(Ok(cpu)) = fields.next().map(str::parse::<usize>) else {
+            continue; // the "cpu" total line
+        };
+        if !cpus.is_empty() && !cpus.contains(&cpu) {
+            continue;
+        }
+        let v: Vec<u64> = fields.map(|f| f.parse().unwrap_or(0)).collect();
+        // user nice system idle iowait irq softirq steal
+        ticks += [0, 1, 2, 5, 6, 7]
+            .iter()
+            .filter_map(|&i| v.get(i))
+            .sum::<u64>();
+    }
+    Ok(Duration::from_micros(
+        ticks * 1_000_000 / ticks_per_second(),
+    ))
+}
+
+/// Parses a `taskset -c` list such as `0`, `0,2` or `0-3`.
+pub fn cpu_list(list: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.trim().parse::<usize>().ok()),
+        }
+    }
+    cpus
+}
+
 /// Resident memory now and at its peak, in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {
@@ -113,6 +161,14 @@ pub fn raise_nofile_limit() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_cpu_lists() {
+        assert_eq!(cpu_list("0"), [0]);
+        assert_eq!(cpu_list("0,2"), [0, 2]);
+        assert_eq!(cpu_list("1-3"), [1, 2, 3]);
+        assert!(cpus_busy(&[]).unwrap() > Duration::ZERO);
+    }
 
     #[test]
     fn reads_this_process() {

@@ -111,12 +111,16 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
     );
     let _ = writeln!(
         md,
-        "| workload | server | load | req/s | p50 | p99 | CPU µs/req | ctx sw/req | peak RSS | non-2xx / errors |"
+        "| workload | server | load | req/s | p50 | p99 | CPU µs/req | ctx sw/req | server CPU % | others on its CPU % | peak RSS | non-2xx / errors |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for c in cells {
-        let (p50, p99, cpu, ctx) = if c.workload == Workload::Idle {
-            ("–".into(), "–".into(), "–".into(), "–".into())
+        let (p50, p99, cpu, ctx, util, other) = if c.workload == Workload::Idle {
+            let dash = || "–".to_owned();
+            (dash(), dash(), dash(), dash(), dash(), dash())
         } else {
             let rare = Stat99::of(c);
             (
@@ -124,11 +128,13 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
                 format!("{}{rare}", latency(c.p99_us)),
                 format!("{:.1}", c.cpu_us_per_req),
                 format!("{:.2}", c.ctx_per_req),
+                format!("{:.0}", c.server_cpu_pct),
+                format!("{:.0}", c.other_cpu_pct),
             )
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {p50} | {p99} | {cpu} | {ctx} | {:.1} MiB | {} / {} |",
+            "| {} | {} | {} | {} | {p50} | {p99} | {cpu} | {ctx} | {util} | {other} | {:.1} MiB | {} / {} |",
             c.workload,
             c.target,
             c.loadgen,
@@ -218,6 +224,8 @@ pub fn csv(cells: &[Cell], path: &Path) -> io::Result<()> {
         "p99_us",
         "cpu_us_per_req",
         "ctx_per_req",
+        "server_cpu_pct",
+        "other_cpu_pct",
         "peak_rss_kib",
         "rss_per_conn_bytes",
         "non_2xx",
@@ -237,6 +245,8 @@ pub fn csv(cells: &[Cell], path: &Path) -> io::Result<()> {
             format!("{:.1}", c.p99_us),
             format!("{:.3}", c.cpu_us_per_req),
             format!("{:.4}", c.ctx_per_req),
+            format!("{:.1}", c.server_cpu_pct),
+            format!("{:.1}", c.other_cpu_pct),
             c.peak_rss_kib.to_string(),
             c.rss_per_conn
                 .map_or_else(String::new, |s| format!("{:.0}", s.median)),
