@@ -96,6 +96,10 @@ struct Cli {
     /// A bench_server binary to use instead of building one.
     #[arg(long)]
     bench_server: Option<PathBuf>,
+    /// Re-render the tables, CSV and chart of an earlier run's
+    /// matrix.json, measuring nothing.
+    #[arg(long, value_name = "MATRIX_JSON")]
+    render: Option<PathBuf>,
     /// Where results go (default: <target>/bench-results).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -138,6 +142,9 @@ fn run(cli: Cli) -> io::Result<()> {
         None => build::target_dir()?.join("bench-results"),
     };
     std::fs::create_dir_all(&out)?;
+    if let Some(json) = &cli.render {
+        return render(json, &out);
+    }
 
     let bench_server = match &cli.bench_server {
         Some(path) => path.clone(),
@@ -269,6 +276,25 @@ fn run(cli: Cli) -> io::Result<()> {
     );
     report::svg(&cells, &title, &out.join("matrix.svg"))?;
     eprintln!("results in {}/matrix.{{md,csv,json,svg}}", out.display());
+    Ok(())
+}
+
+/// Re-renders an earlier run's results from its `matrix.json`.
+fn render(json: &std::path::Path, out: &std::path::Path) -> io::Result<()> {
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(json)?)?;
+    let cells: Vec<matrix::Cell> = serde_json::from_value(saved["cells"].clone())?;
+    let runs = saved["runs"].as_u64().unwrap_or(1) as usize;
+    let md = report::markdown(&cells, runs);
+    println!("{md}");
+    std::fs::write(out.join("matrix.md"), &md)?;
+    report::csv(&cells, &out.join("matrix.csv"))?;
+    let title = format!(
+        "tramline runtime matrix: {} worker(s), {runs} run(s) of {}s, median",
+        saved["workers"].as_u64().unwrap_or(1),
+        saved["duration_s"].as_f64().unwrap_or(0.0)
+    );
+    report::svg(&cells, &title, &out.join("matrix.svg"))?;
+    eprintln!("results in {}/matrix.{{md,csv,svg}}", out.display());
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::loadgen::{self, Client, Load};
 use crate::proc;
@@ -40,13 +40,15 @@ pub struct Plan {
 }
 
 /// One measured run of one cell.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Run {
     /// Responses per second.
     pub rps: f64,
-    /// Median latency, µs.
+    /// Median latency, µs (NaN, `null` in JSON, where not measured).
+    #[serde(deserialize_with = "nan_if_null")]
     pub p50_us: f64,
     /// 99th percentile latency, µs (cpu-mix: of the short requests).
+    #[serde(deserialize_with = "nan_if_null")]
     pub p99_us: f64,
     /// cpu-mix: 99th percentile of the `/cpu` requests, µs.
     pub p99_rare_us: Option<f64>,
@@ -70,8 +72,13 @@ pub struct Run {
     pub rss_per_conn: Option<f64>,
 }
 
+/// JSON has no NaN: serde_json writes it as `null`; read it back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Median, min and max over a cell's runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
     /// The median (the mean of the middle two for an even count).
     pub median: f64,
@@ -104,7 +111,7 @@ impl Stat {
 }
 
 /// One cell: a target under a workload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     /// The row.
     pub workload: Workload,
@@ -113,7 +120,7 @@ pub struct Cell {
     /// Whether the target is a peer.
     pub peer: bool,
     /// `wrk` or `builtin`.
-    pub loadgen: &'static str,
+    pub loadgen: String,
     /// Every measured run.
     pub runs: Vec<Run>,
     /// Responses per second.
@@ -146,7 +153,7 @@ impl Cell {
             workload,
             target: target.name.clone(),
             peer: target.peer,
-            loadgen,
+            loadgen: loadgen.to_owned(),
             runs: Vec::new(),
             rps: Stat::default(),
             p50_us: 0.0,

@@ -158,16 +158,16 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
     if !peers.is_empty() && !ours.is_empty() {
         let _ = writeln!(
             md,
-            "\nPeers' ratios: tramline's best configuration ÷ each peer, on req/s (above 1: tramline is faster); idle: on bytes per connection (below 1: tramline holds less)\n"
+            "\nPeers' ratios: tramline's best configuration ÷ each peer, on req/s (above 1: tramline is faster); cpu-mix: on the short requests' p99 and idle: on bytes per connection (below 1: tramline's is smaller)\n"
         );
         let _ = writeln!(md, "| workload | best tramline | {} |", peers.join(" | "));
         let _ = writeln!(md, "|---|---|{}", "---:|".repeat(peers.len()));
         for w in workloads(cells) {
-            let idle = w == Workload::Idle;
+            let lower_is_better = matches!(w, Workload::Idle | Workload::CpuMix);
             let best = ours
                 .iter()
-                .filter_map(|t| find(cells, w, t).and_then(|c| Some((*t, c.value()?))))
-                .reduce(|a, b| if (b.1 > a.1) != idle { b } else { a });
+                .filter_map(|t| find(cells, w, t).and_then(|c| Some((*t, ratio_value(c)?))))
+                .reduce(|a, b| if (b.1 > a.1) != lower_is_better { b } else { a });
             let Some((best_name, best_value)) = best else {
                 continue;
             };
@@ -175,7 +175,7 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
                 .iter()
                 .map(|p| {
                     find(cells, w, p)
-                        .and_then(Cell::value)
+                        .and_then(ratio_value)
                         .map_or_else(|| "–".into(), |v| format!("{:.2}", best_value / v))
                 })
                 .collect();
@@ -183,6 +183,15 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
         }
     }
     md
+}
+
+/// What the peers' ratios compare: req/s; cpu-mix: the short requests'
+/// p99; idle: bytes per connection.
+fn ratio_value(c: &Cell) -> Option<f64> {
+    match c.workload {
+        Workload::CpuMix => (c.p99_us > 0.0).then_some(c.p99_us),
+        _ => c.value(),
+    }
 }
 
 /// The `/cpu` p99 in brackets, for cpu-mix.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::loadgen::Request;
 
 /// One row group of the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// `GET /plaintext`, keep-alive.
