@@ -23,6 +23,10 @@ use tramline::{Json, Router, Server};
 /// Filler routes, so routing is not a one-entry table.
 const FILLER_ROUTES: usize = 40;
 
+/// xorshift rounds `/cpu` runs: about 5 ms of one core on the benchmark
+/// machine (2 ns a round), a fixed amount of work rather than a timed spin.
+const CPU_ROUNDS: u64 = 2_500_000;
+
 #[derive(Serialize)]
 struct Message {
     message: &'static str,
@@ -52,6 +56,7 @@ fn app<R: Runtime>(rt: R) -> Router {
             }),
         )
         .route("/fib", get(|| async { fib_handler() }))
+        .route("/cpu", get(|| async { cpu_handler() }))
         .route("/echo", post(|body: Bytes| async move { body }))
         .route(
             "/",
@@ -90,6 +95,20 @@ fn fib_handler() -> &'static str {
         count += 1;
     }
     std::hint::black_box(count);
+    "OK"
+}
+
+/// Burns about 5 ms of CPU without yielding, as a CPU-bound handler that
+/// blocks its worker would; the cpu-mix workload sends 1% of its requests
+/// here and measures what that does to the other 99%.
+fn cpu_handler() -> &'static str {
+    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15_u64);
+    for _ in 0..std::hint::black_box(CPU_ROUNDS) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x);
     "OK"
 }
 

@@ -97,6 +97,7 @@ fn answers_every_route(runtime: &str) {
     assert!(started.elapsed() >= Duration::from_millis(2));
 
     assert_eq!(server.curl(&[], "/fib").2, "OK");
+    assert_eq!(server.curl(&[], "/cpu").2, "OK");
 
     let payload = "x".repeat(100_000);
     let (code, _, body) = server.curl(&["-X", "POST", "--data-binary", &payload], "/echo");

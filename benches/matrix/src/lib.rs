@@ -1,0 +1,23 @@
+//! The runtime matrix: tramline's `bench_server` on every runtime (and, with
+//! `--peers`, axum, actix-web and bare hyper) under the same workloads, each
+//! server its own pinned process, measured side by side.
+//!
+//! The binary (`cargo run --release -p tramline-bench -- --quick`) is a thin
+//! command line over this library; the smoke test drives the same code.
+//! BENCHMARKS.md at the repository root explains the method and the
+//! figures.
+
+pub mod agree;
+pub mod build;
+pub mod instr;
+pub mod loadgen;
+pub mod matrix;
+pub mod proc;
+pub mod report;
+pub mod server;
+pub mod workload;
+pub mod wrk;
+
+pub use matrix::{Cell, Plan, Run};
+pub use server::Target;
+pub use workload::{Preset, Workload};

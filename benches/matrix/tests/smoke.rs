@@ -1,0 +1,132 @@
+//! The matrix in miniature, as CI runs it: every runtime × every workload
+//! for 200 ms on a debug bench_server with the built-in generator; each cell
+//! must produce a number and see only 2xx responses.
+//!
+//! The agreement check (wrk vs the built-in generator on plaintext) runs
+//! here too when wrk is on PATH.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tramline_bench::server::{Launch, Server, on_path};
+use tramline_bench::{Plan, Preset, Target, Workload, agree, build, matrix};
+
+/// The debug bench_server: `cargo test --workspace` builds it next to this
+/// test's binary; alone (`cargo test -p tramline-bench`) it is built here.
+fn bench_server() -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join("bench_server");
+    if path.exists() {
+        path
+    } else {
+        build::bench_server(true).expect("cargo build --example bench_server")
+    }
+}
+
+/// The tests measure: they must not run at the same time.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("tramline-bench-test-{}", std::process::id()))
+}
+
+#[test]
+fn every_cell_produces_a_number_and_only_2xx() {
+    let _machine = MACHINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let bin = bench_server();
+    let runtimes = build::runtimes(&bin);
+    assert!(runtimes.len() >= 4, "{runtimes:?}");
+    let preset = Preset::Smoke;
+    let plan = Plan {
+        targets: runtimes
+            .iter()
+            .map(|rt| Target::tramline(bin.clone(), rt))
+            .collect(),
+        workloads: Workload::ALL.to_vec(),
+        preset,
+        timing: preset.timing(),
+        workers: 1,
+        server_cpus: None,
+        load_cpus: Vec::new(),
+        use_wrk: false,
+        scratch: scratch(),
+        progress: false,
+    };
+    let started = Instant::now();
+    let cells = matrix::run(&plan).unwrap();
+    eprintln!("smoke: {} cells in {:.1?}", cells.len(), started.elapsed());
+    assert_eq!(cells.len(), runtimes.len() * Workload::ALL.len());
+    for c in &cells {
+        let what = format!("{} on {}", c.workload, c.target);
+        assert!(c.value().is_some(), "{what} measured nothing: {c:?}");
+        assert!(
+            c.runs.iter().all(|r| r.requests > 0),
+            "{what}: no responses"
+        );
+        assert_eq!(c.non_2xx, 0, "{what}: non-2xx responses");
+        assert_eq!(c.errors, 0, "{what}: connection errors");
+        if c.workload == Workload::CpuMix {
+            assert!(c.p99_us > 0.0, "{what}: no short-request p99");
+        }
+    }
+    let md = tramline_bench::report::markdown(&cells, 1);
+    assert!(md.contains("| plaintext |") && md.contains("| idle |"));
+}
+
+/// The built-in generator and wrk must agree within 15% on plaintext. The
+/// machine is small and shared, so each side is the median of alternating
+/// runs; the server is pinned to CPU 0 and the load to CPU 1 where there
+/// are two.
+#[test]
+fn builtin_generator_agrees_with_wrk() {
+    if !on_path("wrk") {
+        eprintln!("note: wrk is not on PATH; skipping the generator agreement check");
+        return;
+    }
+    let _machine = MACHINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let bin = bench_server();
+    let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let pin = two_cpus && on_path("taskset");
+    let server = Server::start(
+        &Target::tramline(bin, "tokio"),
+        &Launch {
+            cpus: pin.then(|| "0".to_owned()),
+            wrapper: Vec::new(),
+            timeout: Duration::from_secs(30),
+            workers: 1,
+        },
+    )
+    .unwrap();
+    let load_cpus = if pin { vec![1] } else { Vec::new() };
+    // Other builds may share the machine: a busy spell can swing one pair
+    // of runs by far more than 15%, so an attempt that misses is repeated
+    // (a real disagreement misses every time).
+    let mut ratios = Vec::new();
+    for _attempt in 0..3 {
+        let a = agree::plaintext(
+            &server,
+            32,
+            5,
+            Duration::from_secs(1),
+            &load_cpus,
+            &scratch(),
+        )
+        .unwrap();
+        eprintln!(
+            "wrk {:.0?} req/s, built-in {:.0?} req/s, median ratio {:.3}",
+            a.wrk,
+            a.builtin,
+            a.ratio()
+        );
+        ratios.push(a.ratio());
+        if (0.85..=1.15).contains(&a.ratio()) {
+            return;
+        }
+    }
+    panic!("the built-in generator measured {ratios:.3?}× what wrk did");
+}
