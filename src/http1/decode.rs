@@ -209,8 +209,9 @@ fn check_trailer_field(line: &[u8]) -> Result<(), Reject> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http1::fuzz::decode_in_pieces;
 
+    /// The body limit `decode_in_pieces` applies.
     const LIMIT: u64 = 1 << 20;
 
     /// Decodes `input` whole and fed one byte at a time, asserting both give
@@ -221,23 +222,6 @@ mod tests {
             assert_eq!(decode_in_pieces(input, step), whole, "step {step}");
         }
         whole
-    }
-
-    fn decode_in_pieces(input: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
-        let mut dec = ChunkedDecoder::default();
-        let mut buf = BytesMut::new();
-        let mut out = BytesMut::new();
-        for (i, piece) in input.chunks(step).enumerate() {
-            buf.extend_from_slice(piece);
-            if dec
-                .decode(&mut buf, &mut out, LIMIT)
-                .map_err(|e| e.reason)?
-            {
-                buf.extend_from_slice(&input[((i + 1) * step).min(input.len())..]);
-                return Ok((out.to_vec(), buf.to_vec()));
-            }
-        }
-        Err("incomplete")
     }
 
     #[test]

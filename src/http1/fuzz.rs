@@ -31,21 +31,22 @@ use crate::routing::{get, post};
 pub fn parse_request(data: &[u8], split: usize) {
     let config = Config::default();
     let mut spans = Vec::new();
-    let whole = verdict(parse_head(&mut BytesMut::from(data), &config, &mut spans));
+    let whole = verdict(&parse_head(&mut BytesMut::from(data), &config, &mut spans));
     let split = split % (data.len() + 1);
     let mut buf = BytesMut::from(&data[..split]);
     let first = parse_head(&mut buf, &config, &mut spans);
     let resumed = match first {
         Ok(None) => {
             buf.extend_from_slice(&data[split..]);
-            verdict(parse_head(&mut buf, &config, &mut spans))
+            verdict(&parse_head(&mut buf, &config, &mut spans))
         }
-        other => verdict(other),
+        other => verdict(&other),
     };
     assert_eq!(whole, resumed, "split at {split}");
 }
 
-fn verdict(r: Result<Option<Head>, Reject>) -> String {
+/// A parse result as text, headers included, so two results compare.
+pub(crate) fn verdict(r: &Result<Option<Head>, Reject>) -> String {
     match r {
         Ok(Some(h)) => format!(
             "{} {} {:?} {:?} {:?}",
@@ -68,7 +69,12 @@ pub fn decode_chunked(data: &[u8], step: usize) {
     assert_eq!(whole, pieces, "step {step}");
 }
 
-fn decode_in_pieces(data: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+/// Decodes `data` fed `step` bytes at a time (1 MiB body limit); returns the
+/// body and what follows it, or the error's reason.
+pub(crate) fn decode_in_pieces(
+    data: &[u8],
+    step: usize,
+) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     let mut decoder = ChunkedDecoder::default();
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();

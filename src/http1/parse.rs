@@ -455,6 +455,7 @@ fn parse_content_length(s: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http1::fuzz::verdict;
 
     /// Parses `input` whole and also split at every byte offset, checking
     /// that every split gives the same verdict as the whole.
@@ -474,14 +475,6 @@ mod tests {
             }
         }
         whole
-    }
-
-    fn verdict(r: &Result<Option<Head>, Reject>) -> String {
-        match r {
-            Ok(Some(h)) => format!("{} {} {:?} {:?}", h.method, h.uri, h.version, h.body),
-            Ok(None) => "partial".into(),
-            Err(e) => format!("{} {}", e.status, e.reason),
-        }
     }
 
     fn status_of(input: &[u8]) -> StatusCode {
