@@ -819,6 +819,8 @@ fn connections_over_the_limit_wait_their_turn<R: Runtime>(rt: R) {
     first.send(b"GET /ok HTTP/1.1\r\n");
     let mut second = server.connect();
     second.send(b"GET /ok HTTP/1.1\r\n");
+    // Until the server has read those bytes the two look idle.
+    std::thread::sleep(Duration::from_millis(100));
     let mut third = server.connect();
     third.send(PROBE);
     assert!(

@@ -174,7 +174,10 @@ fn handler_that_never_completes_is_cancelled_at_the_deadline<R: Runtime>(rt: R) 
     let alive = server.alive.clone();
     server.handle.shutdown();
     let took = server.join_within(Duration::from_secs(5));
-    assert!(took >= Duration::from_millis(400), "returned after {took:?}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "returned after {took:?}"
+    );
     assert_eq!(
         alive.0.load(Ordering::SeqCst),
         0,
@@ -208,3 +211,59 @@ on_every_runtime!(
     handler_that_never_completes_is_cancelled_at_the_deadline,
     graceful_shutdown_future_stops_the_server,
 );
+
+/// The signal path, in a process of its own (a signal reaches the whole
+/// process): bench_server on SIGTERM answers what is in flight, exits 0,
+/// and a second SIGTERM during a long shutdown exits at once.
+#[test]
+fn bench_server_shuts_down_on_sigterm_and_exits_on_a_second() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    for runtime in ["tokio", "tokio-local", "smol", "async-std"] {
+        let start = |grace: &str| {
+            let mut child = support::KillOnDrop(
+                Command::new(support::example_binary("bench_server"))
+                    .args(["--runtime", runtime, "--workers", "2", "--port", "0"])
+                    .args(["--grace-ms", grace])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("run the bench_server example (cargo test builds it)"),
+            );
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let addr: std::net::SocketAddr = line
+                .trim()
+                .strip_prefix("listening on ")
+                .unwrap()
+                .parse()
+                .unwrap();
+            (child, addr)
+        };
+
+        // A keep-alive client between requests: SIGTERM, exit 0 by itself.
+        let (mut child, addr) = start("10000");
+        let mut idle = Client::connect(addr);
+        let probe = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+        assert_eq!(idle.roundtrip(probe).status, 200);
+        support::terminate(&mut child, Duration::from_secs(10));
+        idle.assert_closed();
+
+        // A request head half sent keeps the shutdown waiting for its
+        // deadline; a second SIGTERM ends the process now.
+        let (mut child, addr) = start("60000");
+        let mut partial = Client::connect(addr);
+        partial.send(b"GET /plaintext HTTP/1.1\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+        support::send_sigterm(&child);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{runtime}: exited with a connection still open"
+        );
+        support::send_sigterm(&child);
+        let status = support::wait_within(&mut child, Duration::from_secs(5));
+        assert!(!status.success(), "{runtime}: second SIGTERM: {status}");
+    }
+}

@@ -302,7 +302,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 Some(Some(read)) => return Some(read),
                 // A shutdown began: wait out its drain window instead.
                 Some(None) if ctx.slot.ask() == Ask::Nothing => {}
-                Some(None) => return None,
+                Some(None) => {
+                    // Asked to make room. A request that has already
+                    // arrived is answered (with `Connection: close`) rather
+                    // than reset by the close.
+                    return future::poll_once(self.fill(SCRATCH))
+                        .await
+                        .filter(|read| matches!(read, Ok(n) if *n > 0));
+                }
                 None => {
                     tracing::trace!(peer = %ctx.peer, "idle keep-alive connection closed");
                     return None;
