@@ -40,18 +40,19 @@ impl<'t, T: Timer> Clock<'t, T> {
         }
     }
 
-    /// Sets the deadline to `after` from now.
-    pub(crate) fn start(&mut self, after: Duration) {
-        self.start_at(Instant::now(), after);
+    /// Sets the deadline to `after` from now, and returns it.
+    pub(crate) fn start(&mut self, after: Duration) -> Instant {
+        self.start_at(Instant::now(), after)
     }
 
     /// Sets the deadline to `after` from `now`, for a caller that has just
-    /// read the time anyway.
-    pub(crate) fn start_at(&mut self, now: Instant, after: Duration) {
+    /// read the time anyway, and returns it.
+    pub(crate) fn start_at(&mut self, now: Instant, after: Duration) -> Instant {
         self.deadline = now + after;
         if self.armed.is_none_or(|armed| self.deadline < armed) {
             self.arm(after);
         }
+        self.deadline
     }
 
     fn arm(&mut self, after: Duration) {

@@ -68,7 +68,7 @@ where
     let config = Arc::new(Config::default());
     let signal = Arc::new(Signal::default());
     let open = signal.open_connection();
-    serve_connection(io, peer, service, NoTimer, config, signal, open).await;
+    serve_connection(io, peer, service, NoTimer, config, signal, open.slot()).await;
 }
 
 /// Limits and timeouts one connection enforces.
@@ -103,6 +103,9 @@ pub(crate) struct Config {
     pub(crate) min_write_rate: u64,
     /// Longest a keep-alive connection may sit idle between requests.
     pub(crate) idle_timeout: Duration,
+    /// How long after a shutdown began an idle connection still waits for
+    /// a request already on its way.
+    pub(crate) drain_idle: Duration,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             min_write_rate: 1024,
             idle_timeout: Duration::from_secs(60),
+            drain_idle: Duration::from_secs(1),
         }
     }
 }
