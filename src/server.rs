@@ -80,13 +80,26 @@ const IDLE_RECHECK: Duration = Duration::from_millis(50);
 /// | [`Server::max_head_size`] | 64 KiB | 431, connection closed |
 /// | [`Server::max_headers`] | 100 | 431, connection closed |
 /// | [`Server::max_body_size`] | 2 MiB | 413 from `Content-Length` alone, before any body byte is read and without `100 Continue`; a chunked body gets 413 once it passes the limit. A route can raise or lower it with [`crate::middleware::BodyLimit`] or [`crate::Body::with_limit`] |
-/// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived: connection closed |
-/// | [`Server::body_timeout`] | 30 s | no body bytes for that long: connection closed |
-/// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long: connection closed |
+/// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived, counted from its first byte: 408, connection closed |
+/// | [`Server::body_timeout`] | 30 s | no body bytes for that long, or the body's time budget (below) is spent: 408, connection closed |
+/// | [`Server::min_body_rate`] | 1 KiB/s | a body slower than this spends its time budget: see below |
+/// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long, or the connection's write budget is spent: connection closed |
+/// | [`Server::min_write_rate`] | 1 KiB/s | a client reading slower than this spends the write budget: see below |
 /// | [`Server::idle_timeout`] | 60 s | a keep-alive connection idle that long is closed |
 /// | [`Server::max_connections`] | 10,000 | the longest-idle keep-alive connection is closed to make room; with none idle, further connections wait |
 /// | [`Server::shutdown_grace`] | 30 s | connections still open that long after a shutdown began are cancelled |
 /// | [`Server::drain_idle`] | 1 s | an idle keep-alive connection stays open that long after a shutdown began, for a request already on its way |
+///
+/// The body and write timeouts are not gaps between two bytes, which a
+/// client could beat by sending (or reading) one byte just inside every gap.
+/// Each is the cap of a time budget: time spent waiting for the client is
+/// taken out of it, and every byte the client moves earns back
+/// `1 / min_rate` seconds. A body's budget starts full with each body; the
+/// write budget belongs to the connection and drains only while a write
+/// is blocked, so a long response the client keeps up with, such as
+/// server-sent events, is never cut. A client that stalls is cut after the
+/// timeout; one that moves bytes at a fraction `f` of the minimum rate,
+/// however it spaces them, after at most `timeout / (1 - f)`.
 ///
 /// Every refusal is a real HTTP response with a short plain-text body that
 /// names the problem, such as `request header too large`. After one, the
@@ -351,23 +364,62 @@ impl<R: Runtime> Server<R> {
     }
 
     /// Sets how long the whole request head may take to arrive, counted
-    /// from its first byte (default 30 s); past it the connection is closed.
+    /// from its first byte (default 30 s); past it the client gets 408 and
+    /// the connection is closed. A connection on which no byte of a new
+    /// request has arrived is idle instead (see [`Server::idle_timeout`]),
+    /// and is closed without a response.
     pub fn header_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.header_timeout = timeout;
         self
     }
 
     /// Sets how long to wait for the next bytes of a request body (default
-    /// 30 s); past it the connection is closed.
+    /// 30 s), and so the most time a body's reads may wait in all beyond
+    /// what its bytes earn back at [`Server::min_body_rate`]; past it the
+    /// client gets 408 and the connection is closed.
     pub fn body_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.body_timeout = timeout;
         self
     }
 
-    /// Sets how long the client may take no response bytes (default 30 s);
-    /// past it the connection is closed.
+    /// Sets the slowest a request body may arrive, in bytes per second
+    /// (default 1,024).
+    ///
+    /// Each body byte earns back `1 / bytes_per_sec` seconds of the
+    /// [`Server::body_timeout`] budget; a body that arrives slower runs the
+    /// budget out, however it spaces its bytes. Time the handler spends
+    /// between reads is not counted. 0 turns the minimum off: then only a
+    /// gap longer than the timeout is cut.
+    pub fn min_body_rate(&mut self, bytes_per_sec: u64) -> &mut Self {
+        self.config.min_body_rate = bytes_per_sec;
+        self
+    }
+
+    /// Sets how long the client may take no response bytes (default 30 s),
+    /// and so the most time blocked writes may take in all beyond what the
+    /// bytes the client took earn back at [`Server::min_write_rate`]; past
+    /// it the connection is closed.
     pub fn write_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Sets the slowest a client may read responses, in bytes per second
+    /// (default 1,024).
+    ///
+    /// Only time a write is blocked on the client is counted, and each
+    /// byte it takes earns back `1 / bytes_per_sec` seconds of the
+    /// [`Server::write_timeout`] budget, which lasts for the connection. A
+    /// response the handler produces slowly is never cut for that. 0 turns
+    /// the minimum off: then only a write blocked longer than the timeout
+    /// is cut.
+    ///
+    /// A single write blocked for the whole timeout is cut at any rate: the
+    /// kernel reports a full socket writable again only once a good part of
+    /// its send buffer has drained, so a client must read that much within
+    /// the timeout, whatever the minimum.
+    pub fn min_write_rate(&mut self, bytes_per_sec: u64) -> &mut Self {
+        self.config.min_write_rate = bytes_per_sec;
         self
     }
 
