@@ -35,6 +35,9 @@ const EVICT_WAIT: Duration = Duration::from_millis(100);
 /// At the connection limit with no idle connection, how often to look for
 /// one that has gone idle since.
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
+/// At shutdown, how long the accept queue must stay empty before the
+/// listener is closed.
+const ACCEPT_DRAIN: Duration = Duration::from_millis(5);
 
 /// An HTTP/1.1 server bound to an address, ready to serve an app on a
 /// runtime.
@@ -671,25 +674,57 @@ async fn accept_loop<R: Runtime, L: Listener, S: Service>(
         let Some(open) = admit(rt, signal, shared.max_connections, &mut stop).await else {
             break;
         };
-        let (service, timer) = (shared.service.clone(), rt.clone());
-        let (config, signal) = (shared.config.clone(), signal.clone());
-        let conn = async move {
-            let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
-            if !open.cancellable(conn).await {
-                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+        spawn_connection(rt, stream, peer, open, shared);
+    }
+    // Connections the kernel has completed but we have not accepted would
+    // be reset by the close, after the client may have sent a request on
+    // them (a proxy does not retry a POST it sent): take them in first.
+    // They are answered with `Connection: close`, over the limit if need be.
+    loop {
+        let next = future::or(async { Some(listener.accept().await) }, async {
+            rt.sleep(ACCEPT_DRAIN).await;
+            None
+        })
+        .await;
+        match next {
+            Some(Ok((stream, peer))) => {
+                spawn_connection(rt, stream, peer, signal.open_connection(), shared);
             }
-        };
-        // The engine catches handler panics; this is the last line, so that
-        // no panic reaches an executor thread on any runtime.
-        rt.spawn(async move {
-            if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
-                tracing::error!(%peer, "connection task panicked; connection dropped");
-            }
-        });
+            Some(Err(e)) if is_transient(&e) => {}
+            Some(Err(_)) | None => break,
+        }
     }
     // Dropping the listener closes it: new connections are refused, so a
     // proxy sends them to another instance.
     drop(listener);
+}
+
+/// Serves one accepted connection in a task of its own, until it ends or the
+/// shutdown deadline cancels it.
+fn spawn_connection<R: Runtime, S: Service, St>(
+    rt: &R,
+    stream: St,
+    peer: SocketAddr,
+    open: ConnGuard,
+    shared: &Arc<Shared<S>>,
+) where
+    St: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    let (service, timer) = (shared.service.clone(), rt.clone());
+    let (config, signal) = (shared.config.clone(), shared.signal.clone());
+    let conn = async move {
+        let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
+        if !open.cancellable(conn).await {
+            tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+        }
+    };
+    // The engine catches handler panics; this is the last line, so that
+    // no panic reaches an executor thread on any runtime.
+    rt.spawn(async move {
+        if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+            tracing::error!(%peer, "connection task panicked; connection dropped");
+        }
+    });
 }
 
 /// Claims a place for a new connection. At the limit, asks the connection

@@ -44,7 +44,7 @@ fn ask_then_stop(server: &Server<impl Runtime>) -> std::thread::JoinHandle<Strin
 #[tokio::main]
 async fn tokio_main() -> io::Result<String> {
     // `Server::bind` picks up the runtime the caller runs on.
-    let mut server = Server::bind_with(tramline::rt::Tokio::default(), "127.0.0.1:0")?;
+    let mut server = Server::bind_with(tramline_tokio::Tokio::default(), "127.0.0.1:0")?;
     server.handle_signals(false);
     let app = Router::new().route(
         "/",
@@ -71,7 +71,7 @@ fn run_awaits_inside_tokio_main() {
 fn run_awaits_under_smol_block_on_on_the_calling_thread() {
     let me = std::thread::current().name().map(str::to_owned);
     let answer = smol::block_on(async {
-        let mut server = Server::bind_with(tramline::rt::Smol::with_workers(1), "127.0.0.1:0")?;
+        let mut server = Server::bind_with(tramline_smol::Smol::with_workers(1), "127.0.0.1:0")?;
         server.handle_signals(false);
         let asked = ask_then_stop(&server);
         server.run(thread_app()).await?;
@@ -88,7 +88,7 @@ fn run_awaits_under_smol_block_on_on_the_calling_thread() {
 #[async_std::test]
 async fn run_awaits_under_async_std() {
     let mut server =
-        Server::bind_with(tramline::rt::AsyncStd::with_workers(2), "127.0.0.1:0").unwrap();
+        Server::bind_with(tramline_async_std::AsyncStd::with_workers(2), "127.0.0.1:0").unwrap();
     server.handle_signals(false);
     let asked = ask_then_stop(&server);
     server.run(thread_app()).await.unwrap();
@@ -97,7 +97,7 @@ async fn run_awaits_under_async_std() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_run_side_by_side_on_one_runtime() {
-    let rt = tramline::rt::Tokio::default();
+    let rt = tramline_tokio::Tokio::default();
     let mut a = Server::bind_with(rt.clone(), "127.0.0.1:0").unwrap();
     let mut b = Server::bind_with(rt, "127.0.0.1:0").unwrap();
     a.handle_signals(false);

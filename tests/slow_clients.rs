@@ -319,7 +319,41 @@ fn slow_stream_the_reader_keeps_up_with_is_not_cut<R: Runtime>(rt: R) {
     assert!(start.elapsed() >= Duration::from_millis(900));
 }
 
+/// A flood of idle keep-alive connections up to the limit does not lock a
+/// new client out: the longest-idle one is closed to make room.
+fn thousand_idle_connections_at_the_limit_do_not_lock_out_a_new_client<R: Runtime>(rt: R) {
+    const LIMIT: usize = 1000;
+    let server = TestServer::start_with(
+        rt,
+        Router::new().route("/ok", get(|| async { "ok" })),
+        |s| {
+            s.max_connections(LIMIT);
+        },
+    );
+    let probe = b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut idle: Vec<_> = (0..LIMIT)
+        .map(|_| {
+            let mut client = server.connect();
+            assert_eq!(client.roundtrip(probe).status, 200);
+            client
+        })
+        .collect();
+    let start = Instant::now();
+    let mut fresh = server.connect();
+    let r = fresh.roundtrip(probe);
+    assert_eq!((r.status, r.text()), (200, "ok"));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the new client waited {:?}",
+        start.elapsed()
+    );
+    // The one that made room is the oldest; the newest is still served.
+    idle[0].assert_closed();
+    assert_eq!(idle[LIMIT - 1].roundtrip(probe).status, 200);
+}
+
 on_every_runtime!(
+    thousand_idle_connections_at_the_limit_do_not_lock_out_a_new_client,
     body_sent_a_byte_per_gap_gets_408,
     body_above_the_minimum_rate_is_read_whole,
     head_trickled_past_the_header_timeout_gets_408,
