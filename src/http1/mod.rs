@@ -23,6 +23,7 @@ use tramline_rt::Runtime;
 pub(crate) use conn::serve_connection;
 pub(crate) use incoming::Incoming;
 
+use crate::proxy::TrustedProxies;
 use crate::service::Service;
 use crate::shutdown::Signal;
 
@@ -95,6 +96,8 @@ pub(crate) struct Config {
     pub(crate) write_timeout: Duration,
     /// Longest a keep-alive connection may sit idle between requests.
     pub(crate) idle_timeout: Duration,
+    /// Peers whose forwarding header names the client `ConnectInfo` sees.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
