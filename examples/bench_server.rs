@@ -6,7 +6,10 @@
 //!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>
 //! ```
 //!
-//! It prints `listening on 127.0.0.1:<P>` once it accepts connections.
+//! It prints `listening on 127.0.0.1:<P>` once it accepts connections. On
+//! SIGTERM or SIGINT it shuts down gracefully (see `tramline::Server`) and
+//! exits 0; `--grace-ms` and `--drain-idle-ms` set the shutdown's deadline
+//! and idle drain window.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Write};
@@ -116,6 +119,8 @@ struct Args {
     runtime: String,
     workers: usize,
     port: u16,
+    grace: Option<Duration>,
+    drain_idle: Option<Duration>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -123,6 +128,8 @@ fn parse_args() -> Result<Args, String> {
         runtime: "tokio".into(),
         workers: 1,
         port: 8080,
+        grace: None,
+        drain_idle: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -140,14 +147,29 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--port takes a port number, got {value:?}"))?;
             }
+            "--grace-ms" => args.grace = Some(millis(&flag, &value)?),
+            "--drain-idle-ms" => args.drain_idle = Some(millis(&flag, &value)?),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
     Ok(args)
 }
 
-fn serve<R: Runtime>(rt: R, port: u16) -> io::Result<()> {
-    let server = Server::bind_with(rt.clone(), ("127.0.0.1", port))?;
+fn millis(flag: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{flag} takes a number of milliseconds, got {value:?}"))
+}
+
+fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
+    let mut server = Server::bind_with(rt.clone(), ("127.0.0.1", args.port))?;
+    if let Some(grace) = args.grace {
+        server.shutdown_grace(grace);
+    }
+    if let Some(window) = args.drain_idle {
+        server.drain_idle(window);
+    }
     println!("listening on {}", server.local_addr());
     io::stdout().flush()?;
     server.serve(app(rt))
@@ -158,17 +180,17 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS]"
             );
             std::process::exit(2);
         }
     };
     let n = args.workers;
     let result = match args.runtime.as_str() {
-        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), args.port),
-        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), args.port),
-        "smol" => serve(tramline_smol::Smol::with_workers(n), args.port),
-        "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), args.port),
+        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), &args),
+        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), &args),
+        "smol" => serve(tramline_smol::Smol::with_workers(n), &args),
+        "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), &args),
         other => {
             eprintln!(
                 "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std"

@@ -43,6 +43,7 @@ pub mod rt;
 mod server;
 mod service;
 mod shutdown;
+mod signals;
 pub mod test;
 
 pub use body::Body;
