@@ -28,6 +28,8 @@
 #![deny(missing_docs)]
 
 mod body;
+#[doc = include_str!("../docs/deploying.md")]
+pub mod deploying {}
 mod error;
 pub mod extract;
 mod handler;

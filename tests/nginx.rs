@@ -21,7 +21,7 @@
 //! | `TRAMLINE_NGINX_ROUNDS` | 1 | full rounds (both instances restarted once each) |
 //! | `TRAMLINE_NGINX_CLIENTS` | 8 | client threads, one keep-alive connection each |
 //! | `TRAMLINE_NGINX_SETTLE_MS` | 500 | load kept on after a restarted instance is back in rotation |
-//! | `TRAMLINE_NGINX_MAX_REQUESTS` | 2000000 | cap on requests per run |
+//! | `TRAMLINE_NGINX_MAX_REQUESTS` | 1500000 × rounds | cap on requests per run |
 //! | `TRAMLINE_NGINX_DRAIN_IDLE_MS` | unset | passed to bench_server as `--drain-idle-ms` |
 //! | `TRAMLINE_NGINX_GRACE_MS` | unset | passed to bench_server as `--grace-ms` |
 //!
@@ -94,10 +94,12 @@ fn rolling_restart(runtime: &str) {
     // whatever happens.
     let mut problems = Vec::new();
     let mut log = LogTail::new(dir.0.join("access.log"));
+    let mut restarts = 0;
     'rounds: for round in 0..knobs.rounds {
         for instance in &mut instances {
             let port = instance.port;
             eprintln!("{} SIGTERM to the instance on port {port}", stamp(started));
+            restarts += 1;
             match instance.restart(runtime, &knobs) {
                 Ok(exit) => {
                     eprintln!(
@@ -126,6 +128,13 @@ fn rolling_restart(runtime: &str) {
             thread::sleep(knobs.settle);
         }
     }
+    if !problems.is_empty() && load.capped() {
+        problems.push(format!(
+            "the load stopped at its cap of {} requests before the restarts were done; \
+             raise TRAMLINE_NGINX_MAX_REQUESTS",
+            knobs.max_requests
+        ));
+    }
     let counts = load.stop();
     let elapsed = started.elapsed();
     drop(nginx);
@@ -139,7 +148,7 @@ fn rolling_restart(runtime: &str) {
         counts.served,
         counts.failed(),
         elapsed.as_secs_f64(),
-        2 * knobs.rounds,
+        restarts,
         knobs.clients,
         knobs
             .drain_idle_ms
@@ -182,11 +191,12 @@ impl Knobs {
                     .unwrap_or_else(|_| panic!("{name} takes a number, got {v:?}"))
             })
         }
+        let rounds = number("TRAMLINE_NGINX_ROUNDS", 1) as usize;
         Self {
-            rounds: number("TRAMLINE_NGINX_ROUNDS", 1) as usize,
+            rounds,
             clients: number("TRAMLINE_NGINX_CLIENTS", 8).max(1) as usize,
             settle: Duration::from_millis(number("TRAMLINE_NGINX_SETTLE_MS", 500)),
-            max_requests: number("TRAMLINE_NGINX_MAX_REQUESTS", 2_000_000),
+            max_requests: number("TRAMLINE_NGINX_MAX_REQUESTS", 1_500_000 * rounds as u64),
             drain_idle_ms: std::env::var("TRAMLINE_NGINX_DRAIN_IDLE_MS").ok(),
             grace_ms: std::env::var("TRAMLINE_NGINX_GRACE_MS").ok(),
         }
@@ -604,6 +614,11 @@ impl Load {
             failures,
             threads,
         }
+    }
+
+    /// Returns whether the clients have stopped at the request cap.
+    fn capped(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
     }
 
     fn stop(self) -> Counts {
