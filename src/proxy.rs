@@ -655,6 +655,8 @@ mod tests {
                 &["11.0.0.1"],
             ),
             (" 10.0.0.1 ", &["10.0.0.1"], &[]),
+            // The peer a Unix domain socket reports.
+            ("0.0.0.0", &["0.0.0.0"], &["0.0.0.1"]),
         ];
         for &(range, inside, outside) in cases {
             let proxies = TrustedProxies::forwarded([range]).unwrap();
