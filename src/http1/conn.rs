@@ -200,7 +200,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             *req.version_mut() = head.version;
             *req.headers_mut() = head.headers;
 
-            let called = call(ctx.service, req, ctx.peer, &config.trusted_proxies);
+            // The client behind a trusted proxy; `ctx.peer` itself, after one
+            // length check, when none is configured.
+            let peer = config.trusted_proxies.client(ctx.peer, req.headers());
+            let called = call(ctx.service, req, peer);
             let response = match &mut reader {
                 None => called.await,
                 Some(reader) => self.pump_while(reader, clock, config, called).await,
@@ -742,15 +745,7 @@ impl Drop for Spare<'_> {
 /// Calls the app with `peer` as the current peer address, turning a panic
 /// (while routing, extracting or running the handler) into `Err` with the
 /// panic message.
-async fn call<S: Service>(
-    service: &S,
-    req: Request,
-    peer: SocketAddr,
-    proxies: &crate::proxy::TrustedProxies,
-) -> Result<Response, String> {
-    // The client behind a trusted proxy; `peer` itself, after one length
-    // check, when none is configured.
-    let peer = proxies.client(peer, req.headers());
+async fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Result<Response, String> {
     // One async block, so the synchronous part of `call` (routing) runs in
     // its first poll, under the same catch_unwind and peer scope as the rest,
     // and the request is moved into it once.
