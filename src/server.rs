@@ -500,6 +500,32 @@ impl<R: Runtime> Server<R> {
         self
     }
 
+    /// Sets the reverse proxies trusted to name the client in a forwarding
+    /// header (default: none).
+    ///
+    /// For a request whose connection comes from one of them,
+    /// [`ConnectInfo<SocketAddr>`](crate::extract::ConnectInfo) reports the
+    /// client that `Forwarded` or `X-Forwarded-For` names, as
+    /// [`TrustedProxies`](crate::TrustedProxies) describes; for every other
+    /// request it stays the socket's peer. Without trusted proxies the
+    /// headers are never read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tramline::{Router, Server, TrustedProxies};
+    ///
+    /// # let app = Router::new();
+    /// let mut server = Server::bind("127.0.0.1:3000")?;
+    /// server.trusted_proxies(TrustedProxies::x_forwarded_for(["127.0.0.1", "::1"])?);
+    /// server.serve(app)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trusted_proxies(&mut self, proxies: crate::TrustedProxies) -> &mut Self {
+        self.config.trusted_proxies = proxies;
+        self
+    }
+
     /// Serves `app`, blocking the calling thread, until a graceful shutdown
     /// (see the type's docs) has finished.
     ///

@@ -213,7 +213,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             *req.version_mut() = head.version;
             *req.headers_mut() = head.headers;
 
-            let called = call(ctx.service, req, ctx.peer);
+            // The client behind a trusted proxy; `ctx.peer` itself, after one
+            // length check, when none is configured.
+            let peer = config.trusted_proxies.client(ctx.peer, req.headers());
+            let called = call(ctx.service, req, peer);
             let response = match &mut reader {
                 None => called.await,
                 Some(reader) => self.pump_while(reader, clock, config, called).await,

@@ -23,6 +23,7 @@ use tramline_rt::Runtime;
 pub(crate) use conn::serve_connection;
 pub(crate) use incoming::Incoming;
 
+use crate::proxy::TrustedProxies;
 use crate::service::Service;
 use crate::shutdown::Signal;
 
@@ -106,6 +107,8 @@ pub(crate) struct Config {
     /// How long after a shutdown began an idle connection still waits for
     /// a request already on its way.
     pub(crate) drain_idle: Duration,
+    /// Peers whose forwarding header names the client `ConnectInfo` sees.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             min_write_rate: 1024,
             idle_timeout: Duration::from_secs(60),
             drain_idle: Duration::from_secs(1),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
