@@ -35,8 +35,8 @@ const EVICT_WAIT: Duration = Duration::from_millis(100);
 /// At the connection limit with no idle connection, how often to look for
 /// one that has gone idle since.
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
-/// At shutdown, how long the accept queue must stay empty before the
-/// listener is closed.
+/// At shutdown, how long the connections already in the accept queue are
+/// taken in before the listener is closed.
 const ACCEPT_DRAIN: Duration = Duration::from_millis(5);
 
 /// An HTTP/1.1 server bound to an address, ready to serve an app on a
@@ -706,9 +706,16 @@ async fn accept_loop<R: Runtime, L: Listener, S: Service>(
     // be reset by the close, after the client may have sent a request on
     // them (a proxy does not retry a POST it sent): take them in first.
     // They are answered with `Connection: close`, over the limit if need be.
+    // Bounded in time, not "until none arrive": a proxy under load keeps
+    // connecting, and only a closed listener sends it elsewhere.
+    let drain_until = std::time::Instant::now() + ACCEPT_DRAIN;
     loop {
+        let left = drain_until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
         let next = future::or(async { Some(listener.accept().await) }, async {
-            rt.sleep(ACCEPT_DRAIN).await;
+            rt.sleep(left).await;
             None
         })
         .await;
