@@ -65,7 +65,9 @@ pub use http;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::http1::fuzz::{connection, decode_chunked, parse_request};
+    pub use crate::http1::fuzz::{
+        connection, decode_chunked, parse_request, parse_request_in_pieces,
+    };
 }
 
 #[cfg(doctest)]

@@ -21,21 +21,20 @@ use super::decode::ChunkedDecoder;
 use super::encode::{self, Persist};
 use super::incoming::{self, Pump};
 use super::parse::{self, BodyLength, HeaderSpan};
+// Reads of heads and small bodies go through the thread's scratch array
+// and are copied into the read buffer: copying the bytes that arrived
+// costs less than zeroing a large read window before every read (safe code
+// cannot read into uninitialised memory).
+use super::pool::{self, BUF_SIZE, Bufs, SCRATCH};
+use super::scan::HeadScan;
 use super::{Config, Reject, Timer};
 use crate::body::Inner;
 use crate::service::Service;
 use crate::shutdown::{Ask, Signal, Slot};
 use crate::{Body, BoxError, Request, Response};
 
-/// Initial size of each connection's read and write buffers.
-const BUF_SIZE: usize = 8 * 1024;
 /// Most bytes asked of one read.
 const MAX_READ: usize = 64 * 1024;
-/// Reads of heads and small bodies go through a scratch buffer this big and
-/// are copied into the read buffer: copying the bytes that arrived costs
-/// less than zeroing a large read window before every read (safe code
-/// cannot read into uninitialised memory).
-const SCRATCH: usize = 4 * 1024;
 /// Bodies up to this size are copied into the write buffer, so pipelined
 /// responses go out in one write; larger ones are written on their own.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -54,7 +53,30 @@ const DRAIN_LIMIT: u64 = 64 * 1024;
 /// `slot` is the connection's place in the server's table (see
 /// [`crate::shutdown`]): the connection marks itself idle there between
 /// requests, and reads there whether the server asks it to close.
-pub(crate) async fn serve_connection<T, S, I>(
+///
+/// The future is boxed: one allocation per connection, of its exact size.
+/// Unboxed, it would be copied into the state of every async block that
+/// wraps it on the way to the executor (each keeps room for it both as a
+/// captured value and as the future it awaits), and an idle connection's
+/// memory is mostly this future.
+pub(crate) fn serve_connection<T, S, I>(
+    io: I,
+    peer: SocketAddr,
+    service: Arc<S>,
+    timer: T,
+    config: Arc<Config>,
+    signal: Arc<Signal>,
+    slot: &Slot,
+) -> Pin<Box<impl Future<Output = ()>>>
+where
+    T: Timer,
+    S: Service,
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    Box::pin(connection(io, peer, service, timer, config, signal, slot))
+}
+
+async fn connection<T, S, I>(
     io: I,
     peer: SocketAddr,
     service: Arc<S>,
@@ -69,11 +91,14 @@ pub(crate) async fn serve_connection<T, S, I>(
 {
     let sleep = pin!(timer.sleep(config.idle_timeout));
     let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
+    // No buffers yet: the connection takes them from the pool when its
+    // first bytes arrive.
     let mut conn = Conn {
         io,
-        read_buf: BytesMut::with_capacity(BUF_SIZE),
-        write_buf: Vec::with_capacity(BUF_SIZE),
-        scratch: vec![0; SCRATCH].into_boxed_slice(),
+        read_buf: BytesMut::new(),
+        write_buf: Vec::new(),
+        lent: true,
+        scan: HeadScan::default(),
         spans: Vec::new(),
         write_budget: None,
     };
@@ -112,14 +137,29 @@ struct Conn<I> {
     read_buf: BytesMut,
     /// Encoded responses not yet written: flushed once per read batch.
     write_buf: Vec<u8>,
-    /// Where small reads land before they are appended to `read_buf`.
-    scratch: Box<[u8]>,
+    /// Both buffers are back in the pool (both fields are empty and
+    /// unallocated): the connection is idle, or has not read yet.
+    lent: bool,
+    /// How far the head at the front of `read_buf` has been scanned.
+    scan: HeadScan,
     spans: Vec<HeaderSpan>,
     /// Time blocked writes may still take; `None` (full) until a write
     /// first blocks. It belongs to the connection, not to one response: a
     /// reader below the minimum rate gets no fresh allowance by asking for
     /// another response.
     write_budget: Option<Budget>,
+}
+
+impl<I> Drop for Conn<I> {
+    fn drop(&mut self) {
+        // The next connection on this thread starts with these.
+        if !self.lent {
+            pool::give(Bufs {
+                read: std::mem::take(&mut self.read_buf),
+                write: std::mem::take(&mut self.write_buf),
+            });
+        }
+    }
 }
 
 /// How reading a request body ended, as far as the connection is concerned.
@@ -164,9 +204,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         let config = ctx.config;
         let mut head_started = false;
         loop {
-            let head = match parse::parse_head(&mut self.read_buf, config, &mut self.spans) {
+            let head = match self.scan.parse(&mut self.read_buf, config, &mut self.spans) {
                 Ok(Some(head)) => head,
-                Ok(None) => {
+                // Moved out whole before any wait: a result left in place
+                // (it has room for a head) would be kept across the waits.
+                other => {
+                    if let Some(reject) = other.err() {
+                        return self.reject(reject, clock, config).await;
+                    }
                     // The batch of complete requests is answered: send it
                     // before waiting for more.
                     self.flush(clock, config).await?;
@@ -187,39 +232,45 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                                 tracing::debug!(peer = %ctx.peer, "request head read timed out");
                                 // Part of a head arrived, so the client is
                                 // waiting for an answer: tell it why it gets
-                                // none (RFC 9110 §15.5.9).
-                                return self.reject(Reject::HEAD_TIMEOUT, clock, config).await;
+                                // none (RFC 9110 §15.5.9), or what is wrong
+                                // with what it sent.
+                                let reject = self
+                                    .verdict_on_partial(config)
+                                    .unwrap_or(Reject::HEAD_TIMEOUT);
+                                return self.reject(reject, clock, config).await;
                             }
                         }
                     };
                     if read? == 0 {
                         // EOF. A partial head left behind is abandoned, as
-                        // the client has given up on it.
-                        return Ok(());
+                        // the client has given up on it, unless it is
+                        // already wrong: that is answered.
+                        return match self.verdict_on_partial(config) {
+                            Some(reject) => self.reject(reject, clock, config).await,
+                            None => Ok(()),
+                        };
                     }
                     continue;
                 }
-                Err(reject) => return self.reject(reject, clock, config).await,
             };
             head_started = false;
 
-            let is_head = head.method == Method::HEAD;
-            let version = head.version;
-            let mut keep_alive = head.keep_alive && ctx.may_persist();
-            let (body, mut reader) = self.request_body(&head, config);
-            let mut req = Request::new(body);
-            *req.method_mut() = head.method;
-            *req.uri_mut() = head.uri;
-            *req.version_mut() = head.version;
-            *req.headers_mut() = head.headers;
-
-            // The client behind a trusted proxy; `ctx.peer` itself, after one
-            // length check, when none is configured.
-            let peer = config.trusted_proxies.client(ctx.peer, req.headers());
-            let called = call(ctx.service, req, peer);
+            // Built in a plain function: a head or request borrowed here
+            // would keep its room in the connection's future across every
+            // later wait, and that future is allocated once, at its largest,
+            // and kept while the connection idles.
+            let (req, peer, is_head, version, keep_alive, mut reader) =
+                self.start_request(head, ctx);
+            let mut keep_alive = keep_alive && ctx.may_persist();
+            // The app's future is built where it is awaited, so it takes its
+            // room once. With a body to pump beside it, it goes on the heap:
+            // the connection's future is sized for the common case.
             let response = match &mut reader {
-                None => called.await,
-                Some(reader) => self.pump_while(reader, clock, config, called).await,
+                None => call(ctx.service, req, peer).await,
+                Some(reader) => {
+                    let called = call(ctx.service, req, peer);
+                    Box::pin(self.pump_while(reader, clock, config, called)).await
+                }
             };
             let mut response = match response {
                 Ok(response) => response,
@@ -302,7 +353,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             };
             ctx.slot.set_idle(Some(deadline));
-            let read = async { Some(self.fill(SCRATCH).await) };
+            let read = async { Some(future::poll_fn(|cx| self.poll_idle_read(cx)).await) };
             // Woken through the slot by the server (see `ConnGuard`).
             let asked = std::future::poll_fn(|_| {
                 let shutdown_began = draining.is_none() && ctx.signal.is_triggered();
@@ -322,7 +373,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     // Asked to make room. A request that has already
                     // arrived is answered (with `Connection: close`) rather
                     // than reset by the close.
-                    return future::poll_once(self.fill(SCRATCH))
+                    return future::poll_once(future::poll_fn(|cx| self.poll_idle_read(cx)))
                         .await
                         .filter(|read| matches!(read, Ok(n) if *n > 0));
                 }
@@ -332,6 +383,31 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             }
         }
+    }
+
+    /// Turns a parsed head into the request for the app, with the peer it
+    /// sees, and the facts the connection keeps: whether it is a HEAD, its
+    /// version, whether it allows keep-alive, and its body's reader.
+    #[inline(always)]
+    fn start_request<S>(
+        &mut self,
+        head: parse::Head,
+        ctx: &Ctx<'_, S>,
+    ) -> (Request, SocketAddr, bool, Version, bool, Option<BodyReader>) {
+        let config = ctx.config;
+        let is_head = head.method == Method::HEAD;
+        let version = head.version;
+        let keep_alive = head.keep_alive;
+        let (body, reader) = self.request_body(&head, config);
+        let mut req = Request::new(body);
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = head.version;
+        *req.headers_mut() = head.headers;
+        // The client behind a trusted proxy; `ctx.peer` itself, after one
+        // length check, when none is configured.
+        let peer = config.trusted_proxies.client(ctx.peer, req.headers());
+        (req, peer, is_head, version, keep_alive, reader)
     }
 
     /// Builds the request body: empty, already buffered (the common case for
@@ -532,6 +608,63 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         Ok(BodyEnd::Complete)
     }
 
+    /// The verdict on a partial head the client will not finish (EOF, or
+    /// the header timeout): the scan may have skipped parsing its last
+    /// bytes, and a head already wrong is answered as such.
+    fn verdict_on_partial(&mut self, config: &Config) -> Option<Reject> {
+        if self.read_buf.is_empty() {
+            return None;
+        }
+        // No head can be complete: the scan found no head end among the
+        // bytes it skipped.
+        self.scan
+            .parse_now(&mut self.read_buf, config, &mut self.spans)
+            .err()
+    }
+
+    /// The idle connection's read: while nothing arrives its buffers are
+    /// back in the pool; the bytes that come land in the thread's scratch
+    /// array and are appended to a pair taken again.
+    fn poll_idle_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let read = self.poll_fill_small(cx, SCRATCH);
+        if read.is_pending() && !self.lent {
+            // Idle, so both buffers are empty: the caller flushed the
+            // responses and the previous request left no bytes.
+            pool::give(Bufs {
+                read: std::mem::take(&mut self.read_buf),
+                write: std::mem::take(&mut self.write_buf),
+            });
+            self.lent = true;
+        }
+        read
+    }
+
+    /// One read of at most `max <= SCRATCH` bytes through the thread's
+    /// scratch array, appended to the read buffer (taken from the pool
+    /// first if the connection lent its buffers).
+    fn poll_fill_small(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<io::Result<usize>> {
+        let Self {
+            io,
+            read_buf,
+            write_buf,
+            lent,
+            ..
+        } = self;
+        pool::with_scratch(|scratch| {
+            let read = Pin::new(&mut *io).poll_read(cx, &mut scratch[..max]);
+            if let Poll::Ready(Ok(n)) = read {
+                if n > 0 && *lent {
+                    let bufs = pool::take();
+                    *read_buf = bufs.read;
+                    *write_buf = bufs.write;
+                    *lent = false;
+                }
+                read_buf.extend_from_slice(&scratch[..n]);
+            }
+            read
+        })
+    }
+
     /// Reads once, asking for at most `max` bytes, and appends what came to
     /// the read buffer. Returns the number read; 0 is EOF.
     ///
@@ -539,9 +672,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// it was.
     async fn fill(&mut self, max: usize) -> io::Result<usize> {
         if max <= SCRATCH {
-            let n = self.io.read(&mut self.scratch[..max]).await?;
-            self.read_buf.extend_from_slice(&self.scratch[..n]);
-            return Ok(n);
+            return future::poll_fn(|cx| self.poll_fill_small(cx, max)).await;
         }
         let len = self.read_buf.len();
         if self.read_buf.capacity() - len < BUF_SIZE / 2 {
@@ -687,16 +818,21 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         // Linger: read and drop what the client is still sending for a short
         // while, so closing with unread data does not reset the connection
         // before the client has read the response.
+        // The bytes land in the thread's scratch array, lent per poll, so
+        // the connection's future holds no array of its own for this.
         let mut drained = 0;
-        let mut scratch = [0u8; 4096];
-        let drain = async {
+        let io = &mut self.io;
+        let drain = future::poll_fn(|cx| {
             while drained < LINGER_BYTES {
-                match self.io.read(&mut scratch).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => drained += n,
+                let read = pool::with_scratch(|scratch| Pin::new(&mut *io).poll_read(cx, scratch));
+                match read {
+                    Poll::Ready(Ok(0) | Err(_)) => break,
+                    Poll::Ready(Ok(n)) => drained += n,
+                    Poll::Pending => return Poll::Pending,
                 }
             }
-        };
+            Poll::Ready(())
+        });
         clock.start(config.linger);
         clock.limit(drain).await;
         Ok(())
@@ -879,4 +1015,38 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Router;
+    use crate::http1::NoTimer;
+    use crate::routing::get;
+
+    /// An idle connection's memory is mostly its future: keep large arrays
+    /// and buffers out of it.
+    #[test]
+    fn the_connection_future_is_small() {
+        let signal = Arc::new(Signal::default());
+        let open = signal.open_connection();
+        let service = Arc::new(Router::new().route("/", get(|| async { "ok" })));
+        let io = futures_lite::io::Cursor::new(Vec::new());
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let fut = serve_connection(
+            io,
+            peer,
+            service,
+            NoTimer,
+            Arc::new(Config::default()),
+            signal.clone(),
+            open.slot(),
+        );
+        let size = std::mem::size_of_val(&*fut);
+        eprintln!("serve_connection future: {size} bytes");
+        // 5,128 bytes before the head, the request and the parse result
+        // stopped being kept across waits (and 4 KiB more with the linger
+        // array); 2,440 after. The app's own future is most of the rest.
+        assert!(size <= 2600, "serve_connection future is {size} bytes");
+    }
 }

@@ -18,6 +18,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use super::decode::ChunkedDecoder;
 use super::parse::{Head, parse_head};
+use super::scan::HeadScan;
 use super::{Config, Reject, serve_in_memory};
 use crate::Router;
 use crate::extract::Path;
@@ -43,6 +44,35 @@ pub fn parse_request(data: &[u8], split: usize) {
         other => verdict(&other),
     };
     assert_eq!(whole, resumed, "split at {split}");
+}
+
+/// Parses `data` whole, and fed `step` bytes per read through the
+/// connection's incremental scan (which skips the full parse while no
+/// verdict can change) with a final verdict asked for at EOF, as the
+/// connection does: both must give one verdict.
+///
+/// # Panics
+///
+/// Panics if they do not, or if the parser panics.
+pub fn parse_request_in_pieces(data: &[u8], step: usize) {
+    let config = Config::default();
+    let mut spans = Vec::new();
+    let whole = verdict(&parse_head(&mut BytesMut::from(data), &config, &mut spans));
+    let step = step.clamp(1, 64);
+    let mut scan = HeadScan::default();
+    let mut buf = BytesMut::new();
+    let mut resumed = None;
+    for piece in data.chunks(step) {
+        buf.extend_from_slice(piece);
+        let r = scan.parse(&mut buf, &config, &mut spans);
+        if !matches!(r, Ok(None)) {
+            resumed = Some(verdict(&r));
+            break;
+        }
+    }
+    let resumed =
+        resumed.unwrap_or_else(|| verdict(&scan.parse_now(&mut buf, &config, &mut spans)));
+    assert_eq!(whole, resumed, "step {step}");
 }
 
 /// A parse result as text, headers included, so two results compare.
@@ -231,6 +261,16 @@ mod tests {
         #[test]
         fn parse_verdict_does_not_depend_on_the_split(data in fragments(), split in any::<usize>()) {
             parse_request(&data, split);
+        }
+
+        #[test]
+        fn incremental_parse_verdict_does_not_depend_on_the_split(data in fragments(), step in 1usize..16) {
+            parse_request_in_pieces(&data, step);
+        }
+
+        #[test]
+        fn incremental_parse_on_random_bytes(data in prop::collection::vec(any::<u8>(), 0..512), step in 1usize..16) {
+            parse_request_in_pieces(&data, step);
         }
 
         #[test]

@@ -10,6 +10,8 @@ mod encode;
 pub(crate) mod fuzz;
 mod incoming;
 mod parse;
+mod pool;
+mod scan;
 
 use std::future::{Future, Pending, pending};
 use std::net::{Ipv4Addr, SocketAddr};

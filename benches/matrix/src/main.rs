@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use tramline_bench::instr::{self, CountPlan, Counter};
 use tramline_bench::server::{Launch, Server, on_path};
-use tramline_bench::{Plan, Preset, Target, Workload, agree, build, matrix, proc, report};
+use tramline_bench::{Plan, Preset, Target, Workload, agree, build, matrix, proc, report, trickle};
 
 /// The runtime matrix: bench_server on every runtime (and optionally axum,
 /// actix-web and hyper) × the workloads, each server its own pinned process.
@@ -58,6 +58,10 @@ struct Cli {
     /// Peers to add, comma-separated (implies --peers): axum, actix, hyper.
     #[arg(long, value_delimiter = ',')]
     only_peers: Vec<String>,
+    /// A peer binary already built, as NAME=PATH (repeatable): joins the
+    /// run without building benches/peers.
+    #[arg(long, value_name = "NAME=PATH")]
+    peer_bin: Vec<String>,
     /// Workloads, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<Workload>,
@@ -84,6 +88,26 @@ struct Cli {
     /// Warm-up seconds per cell (overrides the preset).
     #[arg(long)]
     warmup: Option<f64>,
+    /// Connections the idle workload opens (default: the preset's, 1,000).
+    #[arg(long)]
+    idle_connections: Option<usize>,
+    /// Run the trickled-head benchmark instead of the matrix: each
+    /// connection sends one large head in small writes; prints the
+    /// server's CPU time.
+    #[arg(long, conflicts_with_all = ["instr", "syscalls", "agree"])]
+    trickle: bool,
+    /// --trickle: concurrent connections.
+    #[arg(long, default_value_t = 20)]
+    trickle_connections: usize,
+    /// --trickle: bytes in each request head.
+    #[arg(long, default_value_t = 60_000)]
+    trickle_head: usize,
+    /// --trickle: bytes per write.
+    #[arg(long, default_value_t = 16)]
+    trickle_write: usize,
+    /// --trickle: microseconds each connection pauses after a write.
+    #[arg(long, default_value_t = 1000)]
+    trickle_pace_us: u64,
     /// Requests N for --instr and --syscalls (they also run 2N).
     #[arg(long, default_value_t = 10_000)]
     requests: u64,
@@ -170,6 +194,12 @@ fn run(cli: Cli) -> io::Result<()> {
             }
         }
     }
+    for spec in &cli.peer_bin {
+        let (name, exe) = spec
+            .split_once('=')
+            .ok_or_else(|| io::Error::other(format!("--peer-bin {spec:?}: expected NAME=PATH")))?;
+        targets.push(Target::peer(name, PathBuf::from(exe)));
+    }
     let built = started.elapsed();
     eprintln!("built in {:.0?}; load average before: {}", built, loadavg());
 
@@ -178,6 +208,9 @@ fn run(cli: Cli) -> io::Result<()> {
     }
     if cli.agree {
         return agreement(&cli, &targets, &out);
+    }
+    if cli.trickle {
+        return trickle(&cli, &targets, &out);
     }
 
     let preset = if cli.smoke {
@@ -215,7 +248,10 @@ fn run(cli: Cli) -> io::Result<()> {
         cli.workloads.clone()
     };
     let idle = workloads.contains(&Workload::Idle);
-    if idle && (Workload::Idle.connections(preset) as u64) + 64 > nofile {
+    let idle_n = cli
+        .idle_connections
+        .unwrap_or_else(|| Workload::Idle.connections(preset));
+    if idle && (idle_n as u64) + 64 > nofile {
         eprintln!("warning: open-file limit {nofile} is low for the idle workload");
     }
     let plan = Plan {
@@ -229,6 +265,7 @@ fn run(cli: Cli) -> io::Result<()> {
         use_wrk,
         scratch: out.join("scratch"),
         progress: !cli.no_progress,
+        idle_connections: cli.idle_connections,
     };
     let load_before = loadavg();
     let cells = matrix::run(&plan)?;
@@ -385,6 +422,58 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
         out.display(),
         plan.scratch.display()
     );
+    Ok(())
+}
+
+fn trickle(cli: &Cli, targets: &[Target], out: &std::path::Path) -> io::Result<()> {
+    let launch = Launch {
+        cpus: on_path("taskset").then(|| cli.server_cpus.clone()),
+        wrapper: Vec::new(),
+        timeout: Duration::from_secs(30),
+        workers: cli.workers,
+    };
+    let shape = trickle::Shape {
+        connections: cli.trickle_connections,
+        head_bytes: cli.trickle_head,
+        write_bytes: cli.trickle_write,
+        pace: Duration::from_micros(cli.trickle_pace_us),
+    };
+    let rounds = cli.runs.unwrap_or(3).max(1);
+    let mut md = format!(
+        "trickled heads: {} connections at once, each one {}-byte request head in {}-byte writes (TCP_NODELAY, {:?} after each); server CPU time (utime + stime) per round, {} worker(s) on CPU {}\n\n",
+        shape.connections,
+        shape.head_bytes,
+        shape.write_bytes,
+        shape.pace,
+        cli.workers,
+        launch.cpus.as_deref().unwrap_or("any"),
+    );
+    md.push_str("| server | server CPU s (median) | rounds | wall s (median) | 200s |\n|---|---:|---|---:|---:|\n");
+    for target in targets {
+        let server = Server::start(target, &launch)?;
+        let mut cpu = Vec::new();
+        let mut wall = Vec::new();
+        let mut ok = 0;
+        for _ in 0..rounds {
+            let r = trickle::run(&server, &shape)?;
+            cpu.push(r.server_cpu.as_secs_f64());
+            wall.push(r.wall.as_secs_f64());
+            ok += r.ok;
+        }
+        let rounds: Vec<String> = cpu.iter().map(|c| format!("{c:.2}")).collect();
+        md.push_str(&format!(
+            "| {} | {:.2} | {} | {:.2} | {ok}/{} |\n",
+            target.name,
+            matrix::Stat::of(cpu.iter().copied()).median,
+            rounds.join(", "),
+            matrix::Stat::of(wall.iter().copied()).median,
+            shape.connections * cpu.len(),
+        ));
+        server.terminate(Duration::from_secs(5))?;
+    }
+    println!("{md}");
+    std::fs::write(out.join("trickle.md"), &md)?;
+    eprintln!("results in {}/trickle.md", out.display());
     Ok(())
 }
 

@@ -37,6 +37,8 @@ pub struct Plan {
     pub scratch: PathBuf,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// idle: connections to open instead of the preset's count.
+    pub idle_connections: Option<usize>,
 }
 
 /// One measured run of one cell.
@@ -386,7 +388,9 @@ fn measure_idle(plan: &Plan, server: &Server) -> io::Result<Run> {
     }
     std::thread::sleep(Duration::from_millis(100));
     let base = proc::memory(server.pid)?.rss_kib;
-    let n = Workload::Idle.connections(plan.preset);
+    let n = plan
+        .idle_connections
+        .unwrap_or_else(|| Workload::Idle.connections(plan.preset));
     let mut clients = Vec::with_capacity(n);
     let mut ok = 0;
     let started = std::time::Instant::now();
@@ -399,6 +403,15 @@ fn measure_idle(plan: &Plan, server: &Server) -> io::Result<Run> {
     std::thread::sleep(Duration::from_millis(200));
     let rss = proc::memory(server.pid)?.rss_kib;
     drop(clients);
+    // What stays once they are gone: the server's pools and the
+    // allocator's free lists, not a per-connection cost.
+    std::thread::sleep(Duration::from_millis(300));
+    let closed = proc::memory(server.pid)?.rss_kib;
+    eprintln!(
+        "idle: {n} connections: resident +{} KiB while open, +{} KiB after they closed",
+        rss.saturating_sub(base),
+        closed.saturating_sub(base)
+    );
     let n = n as u64;
     Ok(Run {
         rps: n as f64 / elapsed.as_secs_f64().max(1e-9),

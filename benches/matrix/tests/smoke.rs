@@ -56,6 +56,7 @@ fn every_cell_produces_a_number_and_only_2xx() {
         use_wrk: false,
         scratch: scratch(),
         progress: false,
+        idle_connections: None,
     };
     let started = Instant::now();
     let cells = matrix::run(&plan).unwrap();
