@@ -255,12 +255,25 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             };
             head_started = false;
 
-            // Built in a plain function: a head or request borrowed here
-            // would keep its room in the connection's future across every
-            // later wait, and that future is allocated once, at its largest,
-            // and kept while the connection idles.
-            let (req, peer, is_head, version, keep_alive, mut reader) =
-                self.start_request(head, ctx);
+            // Built in a block of its own: a head or request borrowed in the
+            // loop's scope would keep its room in the connection's future
+            // across every later wait, and that future is allocated once, at
+            // its largest, and kept while the connection idles.
+            let (req, peer, is_head, version, keep_alive, mut reader) = {
+                let head = head;
+                let is_head = head.method == Method::HEAD;
+                let (body, reader) = self.request_body(&head, config);
+                let mut parts = Request::new(()).into_parts().0;
+                parts.method = head.method;
+                parts.uri = head.uri;
+                parts.version = head.version;
+                parts.headers = head.headers;
+                // The client behind a trusted proxy; `ctx.peer` itself, after one
+                // length check, when none is configured.
+                let peer = config.trusted_proxies.client(ctx.peer, &parts.headers);
+                let req = Request::from_parts(parts, body);
+                (req, peer, is_head, head.version, head.keep_alive, reader)
+            };
             let mut keep_alive = keep_alive && ctx.may_persist();
             // The app's future is built where it is awaited, so it takes its
             // room once. With a body to pump beside it, it goes on the heap:
@@ -383,31 +396,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             }
         }
-    }
-
-    /// Turns a parsed head into the request for the app, with the peer it
-    /// sees, and the facts the connection keeps: whether it is a HEAD, its
-    /// version, whether it allows keep-alive, and its body's reader.
-    #[inline(always)]
-    fn start_request<S>(
-        &mut self,
-        head: parse::Head,
-        ctx: &Ctx<'_, S>,
-    ) -> (Request, SocketAddr, bool, Version, bool, Option<BodyReader>) {
-        let config = ctx.config;
-        let is_head = head.method == Method::HEAD;
-        let version = head.version;
-        let keep_alive = head.keep_alive;
-        let (body, reader) = self.request_body(&head, config);
-        let mut req = Request::new(body);
-        *req.method_mut() = head.method;
-        *req.uri_mut() = head.uri;
-        *req.version_mut() = head.version;
-        *req.headers_mut() = head.headers;
-        // The client behind a trusted proxy; `ctx.peer` itself, after one
-        // length check, when none is configured.
-        let peer = config.trusted_proxies.client(ctx.peer, req.headers());
-        (req, peer, is_head, version, keep_alive, reader)
     }
 
     /// Builds the request body: empty, already buffered (the common case for
