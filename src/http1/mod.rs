@@ -150,6 +150,8 @@ impl Reject {
     );
     pub(crate) const URI_TOO_LONG: Self =
         Self::new(StatusCode::URI_TOO_LONG, "request URI too long");
+    pub(crate) const METHOD_TOO_LONG: Self =
+        Self::new(StatusCode::NOT_IMPLEMENTED, "request method too long");
     pub(crate) const BODY_TOO_LARGE: Self =
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     pub(crate) const NOT_IMPLEMENTED_CODING: Self =
