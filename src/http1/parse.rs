@@ -80,21 +80,7 @@ pub(crate) fn parse_head(
         Ok(httparse::Status::Partial) => {
             return unfinished(&buf[..], config, None).map(|()| None);
         }
-        Err(e) => {
-            let higher = match e {
-                httparse::Error::Version => higher_minor_version(&buf[..]),
-                _ => None,
-            };
-            if let Some(at) = higher {
-                // RFC 9110 §2.5, RFC 9112 §2.3: a higher minor version of
-                // HTTP/1 is served as HTTP/1.1, the highest we implement.
-                // httparse knows only 1.0 and 1.1, so the digit becomes 1
-                // (the request line is not kept, and the version is 1.1).
-                buf[at] = b'1';
-                return parse_head(buf, config, spans);
-            }
-            return unfinished(&buf[..], config, Some(e)).map(|()| None);
-        }
+        Err(e) => return refused(buf, config, spans, e),
     };
     // The request line's limits are judged before the head's size, in the
     // order `unfinished` judges them, so the verdict does not depend on how
@@ -177,6 +163,31 @@ fn check_target(method: &Method, uri: &Uri) -> Result<(), Reject> {
     } else {
         Err(Reject::bad_request("invalid request target"))
     }
+}
+
+/// Decides a head httparse refused: a higher HTTP/1 minor version is parsed
+/// again as 1.1, anything else is judged by `unfinished`.
+#[cold]
+#[inline(never)]
+fn refused(
+    buf: &mut BytesMut,
+    config: &Config,
+    spans: &mut Vec<HeaderSpan>,
+    error: httparse::Error,
+) -> Result<Option<Head>, Reject> {
+    let higher = match error {
+        httparse::Error::Version => higher_minor_version(&buf[..]),
+        _ => None,
+    };
+    if let Some(at) = higher {
+        // RFC 9110 §2.5, RFC 9112 §2.3: a higher minor version of HTTP/1
+        // is served as HTTP/1.1, the highest we implement. httparse knows
+        // only 1.0 and 1.1, so the digit becomes 1 (the request line is not
+        // kept, and the version reported is 1.1 anyway).
+        buf[at] = b'1';
+        return parse_head(buf, config, spans);
+    }
+    unfinished(&buf[..], config, Some(error)).map(|()| None)
 }
 
 /// Decides a head httparse could not finish: `Ok` to wait for more bytes,
@@ -344,16 +355,28 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     })
 }
 
-/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept;
-/// httparse tolerates a bare LF, so check every LF has its CR and every CR
-/// its LF.
+/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept.
+/// httparse tolerates a bare LF, so check every LF has its CR. It refuses
+/// a bare CR itself (a CR anywhere must start a CRLF), so no pass looks for
+/// one: the debug assertion, on in the fuzz targets, holds it to that.
 fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
-    let bare_lf = memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r');
-    let bare_cr = memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n'));
-    if bare_lf || bare_cr {
+    debug_assert!(
+        !memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')),
+        "httparse let a bare CR through"
+    );
+    if memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r') {
         return Err(Reject::bad_request("bare CR or LF in request head"));
     }
     Ok(())
+}
+
+/// A Host field's value, as far as the framing rules care.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum HostValue {
+    #[default]
+    Valid,
+    Empty,
+    Invalid,
 }
 
 /// What the engine needs to know from the headers, gathered while the
@@ -361,8 +384,8 @@ fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
 #[derive(Debug, Default)]
 struct Facts {
     hosts: usize,
-    host_valid: bool,
-    host_empty: bool,
+    /// What the last Host field held.
+    host: HostValue,
     content_length: Option<u64>,
     content_length_error: Option<Reject>,
     has_content_length: bool,
@@ -381,8 +404,13 @@ impl Facts {
     fn add(&mut self, name: &HeaderName, value: &[u8]) {
         if name == header::HOST {
             self.hosts += 1;
-            self.host_valid = valid_host(value);
-            self.host_empty = value.is_empty();
+            self.host = if value.is_empty() {
+                HostValue::Empty
+            } else if valid_host(value) {
+                HostValue::Valid
+            } else {
+                HostValue::Invalid
+            };
         } else if name == header::CONTENT_LENGTH {
             self.has_content_length = true;
             self.add_content_length(value);
@@ -452,7 +480,9 @@ impl Facts {
         if version == Version::HTTP_11 {
             match self.hosts {
                 0 => return Err(Reject::bad_request("missing Host header")),
-                1 if !self.host_valid => return Err(Reject::bad_request("invalid Host header")),
+                1 if self.host == HostValue::Invalid => {
+                    return Err(Reject::bad_request("invalid Host header"));
+                }
                 // RFC 9112 §3.2: an empty Host says the target URI has no
                 // authority. An origin-form or `*` target takes its
                 // authority from Host, and the URI it names on this server
@@ -462,7 +492,7 @@ impl Facts {
                 // Absolute- and authority-form carry their own authority,
                 // which overrides Host (RFC 9112 §3.2.2): an empty one is
                 // accepted there.
-                1 if self.host_empty && uri.authority().is_none() => {
+                1 if self.host == HostValue::Empty && uri.authority().is_none() => {
                     return Err(Reject::bad_request("empty Host header"));
                 }
                 1 => {}
@@ -526,13 +556,11 @@ impl Facts {
 
 /// Host = uri-host [ ":" port ] (RFC 9110 §7.2), checked byte by byte: a
 /// bracketed IP literal or a reg-name/IPv4 of unreserved, sub-delims and
-/// percent-encoded bytes; no userinfo; a port of digits only. Empty is
-/// valid syntax; whether the target allows it is decided in `finish`.
+/// percent-encoded bytes; no userinfo; a port of digits only. `value` is
+/// not empty (whether the target allows an empty one is decided in
+/// `finish`).
 fn valid_host(value: &[u8]) -> bool {
-    if value.is_empty() {
-        return true;
-    }
-    let (host, port) = if value[0] == b'[' {
+    let (host, port) = if value.first() == Some(&b'[') {
         let Some(end) = value.iter().position(|&b| b == b']') else {
             return false;
         };
