@@ -3,10 +3,13 @@
 //!
 //! ```text
 //! cargo run --release --example bench_server -- \
-//!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>
+//!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> \
+//!     [--tls-cert <PEM> --tls-key <PEM>]
 //! ```
 //!
-//! It prints `listening on 127.0.0.1:<P>` once it accepts connections.
+//! It prints `listening on 127.0.0.1:<P>` once it accepts connections. With
+//! `--tls-cert` and `--tls-key` (the `tls` feature: `--features tls`) every
+//! route is served over HTTPS instead, on the same port.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Write};
@@ -116,6 +119,8 @@ struct Args {
     runtime: String,
     workers: usize,
     port: u16,
+    /// `--tls-cert` and `--tls-key`: serve HTTPS with these PEM files.
+    tls: Option<(String, String)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -123,7 +128,9 @@ fn parse_args() -> Result<Args, String> {
         runtime: "tokio".into(),
         workers: 1,
         port: 8080,
+        tls: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -140,14 +147,35 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--port takes a port number, got {value:?}"))?;
             }
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
+    args.tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) if cfg!(feature = "tls") => Some((cert, key)),
+        (Some(_), Some(_)) => {
+            return Err(
+                "--tls-cert needs the `tls` feature: cargo run --features tls --example bench_server"
+                    .into(),
+            );
+        }
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     Ok(args)
 }
 
-fn serve<R: Runtime>(rt: R, port: u16) -> io::Result<()> {
-    let server = Server::bind_with(rt.clone(), ("127.0.0.1", port))?;
+fn serve<R: Runtime>(rt: R, port: u16, tls: Option<&(String, String)>) -> io::Result<()> {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut server = Server::bind_with(rt.clone(), ("127.0.0.1", port))?;
+    #[cfg(feature = "tls")]
+    if let Some((cert, key)) = tls {
+        server.tls(tramline::tls::TlsConfig::from_pem_files(cert, key)?);
+    }
+    // parse_args refuses the TLS flags without the feature.
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
     println!("listening on {}", server.local_addr());
     io::stdout().flush()?;
     server.serve(app(rt))
@@ -158,17 +186,22 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P>"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> [--tls-cert <PEM> --tls-key <PEM>]"
             );
             std::process::exit(2);
         }
     };
     let n = args.workers;
+    let tls = args.tls.as_ref();
     let result = match args.runtime.as_str() {
-        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), args.port),
-        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), args.port),
-        "smol" => serve(tramline_smol::Smol::with_workers(n), args.port),
-        "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), args.port),
+        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), args.port, tls),
+        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), args.port, tls),
+        "smol" => serve(tramline_smol::Smol::with_workers(n), args.port, tls),
+        "async-std" => serve(
+            tramline_async_std::AsyncStd::with_workers(n),
+            args.port,
+            tls,
+        ),
         other => {
             eprintln!(
                 "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std"

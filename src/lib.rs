@@ -43,6 +43,9 @@ mod server;
 mod service;
 mod shutdown;
 pub mod test;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use body::Body;
 pub use error::{BodyError, BoxError};

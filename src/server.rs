@@ -18,6 +18,13 @@ use crate::http1::{self, serve_connection};
 use crate::service::Service;
 use crate::shutdown::Signal;
 
+/// The TLS settings connections are served with; with the `tls` feature
+/// off there are none.
+#[cfg(feature = "tls")]
+type Tls = Option<crate::tls::TlsConfig>;
+#[cfg(not(feature = "tls"))]
+type Tls = ();
+
 /// Pending connections the kernel queues per listener.
 const BACKLOG: i32 = 1024;
 /// Pause after an accept error such as `EMFILE`, so the loop does not spin.
@@ -74,6 +81,7 @@ pub struct Server<R> {
     grace: Duration,
     max_connections: usize,
     signal: Arc<Signal>,
+    tls: Tls,
 }
 
 #[cfg(feature = "default-runtime")]
@@ -113,6 +121,7 @@ impl<R: Runtime> Server<R> {
                         grace: Duration::from_secs(10),
                         max_connections: 10_000,
                         signal: Arc::default(),
+                        tls: Tls::default(),
                     });
                 }
                 Err(e) => last_err = Some(e),
@@ -210,6 +219,34 @@ impl<R: Runtime> Server<R> {
         self
     }
 
+    /// Serves every connection over TLS with `config`: certificate, ALPN and
+    /// handshake timeout.
+    ///
+    /// The handshake runs in the connection's own task, bounded by
+    /// [`TlsConfig::handshake_timeout`](crate::tls::TlsConfig::handshake_timeout);
+    /// a connection whose handshake fails or times out is closed and logged
+    /// at debug level. It counts against [`Server::max_connections`] from
+    /// the moment it is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tramline::tls::TlsConfig;
+    /// use tramline::{Router, Server, routing::get};
+    ///
+    /// let app = Router::new().route("/", get(|| async { "Hello over TLS" }));
+    /// let mut server = Server::bind("127.0.0.1:8443")?;
+    /// server.tls(TlsConfig::from_pem_files("cert.pem", "key.pem")?);
+    /// server.serve(app)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, config: crate::tls::TlsConfig) -> &mut Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Serves `app` until [`ServerHandle::shutdown`] is called, blocking the
     /// calling thread.
     ///
@@ -234,8 +271,10 @@ impl<R: Runtime> Server<R> {
             grace,
             max_connections,
             signal,
+            tls,
             ..
         } = self;
+        let tls = Arc::new(tls);
         let service = Arc::new(service);
         let config = Arc::new(config);
         let listeners: Vec<_> = listeners.into_iter().map(|l| Mutex::new(Some(l))).collect();
@@ -255,6 +294,7 @@ impl<R: Runtime> Server<R> {
                     grace,
                     max_connections,
                 },
+                tls.clone(),
             )
         })
     }
@@ -274,6 +314,7 @@ async fn accept_loop<R: Runtime, S: Service>(
     config: Arc<http1::Config>,
     signal: Arc<Signal>,
     limits: Limits,
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] tls: Arc<Tls>,
 ) -> io::Result<()> {
     let mut listener = rt.listener(listener?)?;
     let mut stop = signal.listen();
@@ -303,6 +344,25 @@ async fn accept_loop<R: Runtime, S: Service>(
                 // With several accept loops (per-core), two may pass the
                 // check above at once: this claim is the exact one.
                 let open = signal.admit(limits.max_connections).await;
+                #[cfg(feature = "tls")]
+                if let Some(tls) = tls.as_ref() {
+                    let conn = serve_tls(
+                        tls.clone(),
+                        stream,
+                        peer,
+                        service.clone(),
+                        rt.clone(),
+                        config.clone(),
+                        signal.clone(),
+                        open,
+                    );
+                    rt.spawn(async move {
+                        if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+                            tracing::error!(%peer, "connection task panicked; connection dropped");
+                        }
+                    });
+                    continue;
+                }
                 let conn = serve_connection(
                     stream,
                     peer,
@@ -332,6 +392,37 @@ async fn accept_loop<R: Runtime, S: Service>(
     drop(listener);
     future::or(signal.drained(), rt.sleep(limits.grace)).await;
     Ok(())
+}
+
+/// Runs the TLS handshake under its timeout, then serves HTTP on the
+/// encrypted stream. A handshake that fails or times out closes the
+/// connection (dropping `open` frees its slot).
+#[cfg(feature = "tls")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls<R: Runtime, S: Service>(
+    tls: crate::tls::TlsConfig,
+    stream: R::Stream,
+    peer: SocketAddr,
+    service: Arc<S>,
+    rt: R,
+    config: Arc<http1::Config>,
+    signal: Arc<Signal>,
+    open: crate::shutdown::ConnGuard,
+) {
+    let timeout = tls.handshake_timeout_value();
+    let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
+        rt.sleep(timeout).await;
+        None
+    });
+    match handshake.await {
+        Some(Ok(stream)) => {
+            serve_connection(stream, peer, service, rt, config, signal, open).await;
+        }
+        Some(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed; connection closed")
+        }
+        None => tracing::debug!(%peer, ?timeout, "TLS handshake timed out; connection closed"),
+    }
 }
 
 /// Errors about one failed connection, not about the listener.
