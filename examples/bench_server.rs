@@ -4,12 +4,15 @@
 //! ```text
 //! cargo run --release --example bench_server -- \
 //!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> \
-//!     [--tls-cert <PEM> --tls-key <PEM>]
+//!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]
 //! ```
 //!
-//! It prints `listening on 127.0.0.1:<P>` once it accepts connections. With
-//! `--tls-cert` and `--tls-key` (the `tls` feature: `--features tls`) every
-//! route is served over HTTPS instead, on the same port.
+//! It prints `listening on 127.0.0.1:<P>` once it accepts connections. On
+//! SIGTERM or SIGINT it shuts down gracefully (see `tramline::Server`) and
+//! exits 0; `--grace-ms` and `--drain-idle-ms` set the shutdown's deadline
+//! and idle drain window. With `--tls-cert` and `--tls-key` (the `tls`
+//! feature: `--features tls`) every route is served over HTTPS instead, on
+//! the same port.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Write};
@@ -119,7 +122,11 @@ struct Args {
     runtime: String,
     workers: usize,
     port: u16,
-    /// `--tls-cert` and `--tls-key`: serve HTTPS with these PEM files.
+    grace: Option<Duration>,
+    drain_idle: Option<Duration>,
+    /// `--tls-cert` and `--tls-key`: serve HTTPS with these PEM files
+    /// (always `None` without the `tls` feature).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     tls: Option<(String, String)>,
 }
 
@@ -128,6 +135,8 @@ fn parse_args() -> Result<Args, String> {
         runtime: "tokio".into(),
         workers: 1,
         port: 8080,
+        grace: None,
+        drain_idle: None,
         tls: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
@@ -147,6 +156,8 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--port takes a port number, got {value:?}"))?;
             }
+            "--grace-ms" => args.grace = Some(millis(&flag, &value)?),
+            "--drain-idle-ms" => args.drain_idle = Some(millis(&flag, &value)?),
             "--tls-cert" => tls_cert = Some(value),
             "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown flag {flag:?}")),
@@ -166,16 +177,26 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn serve<R: Runtime>(rt: R, port: u16, tls: Option<&(String, String)>) -> io::Result<()> {
-    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-    let mut server = Server::bind_with(rt.clone(), ("127.0.0.1", port))?;
-    #[cfg(feature = "tls")]
-    if let Some((cert, key)) = tls {
-        server.tls(tramline::tls::TlsConfig::from_pem_files(cert, key)?);
+fn millis(flag: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{flag} takes a number of milliseconds, got {value:?}"))
+}
+
+fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
+    let mut server = Server::bind_with(rt.clone(), ("127.0.0.1", args.port))?;
+    if let Some(grace) = args.grace {
+        server.shutdown_grace(grace);
+    }
+    if let Some(window) = args.drain_idle {
+        server.drain_idle(window);
     }
     // parse_args refuses the TLS flags without the feature.
-    #[cfg(not(feature = "tls"))]
-    let _ = tls;
+    #[cfg(feature = "tls")]
+    if let Some((cert, key)) = &args.tls {
+        server.tls(tramline::tls::TlsConfig::from_pem_files(cert, key)?);
+    }
     println!("listening on {}", server.local_addr());
     io::stdout().flush()?;
     server.serve(app(rt))
@@ -186,22 +207,17 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> [--tls-cert <PEM> --tls-key <PEM>]"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]"
             );
             std::process::exit(2);
         }
     };
     let n = args.workers;
-    let tls = args.tls.as_ref();
     let result = match args.runtime.as_str() {
-        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), args.port, tls),
-        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), args.port, tls),
-        "smol" => serve(tramline_smol::Smol::with_workers(n), args.port, tls),
-        "async-std" => serve(
-            tramline_async_std::AsyncStd::with_workers(n),
-            args.port,
-            tls,
-        ),
+        "tokio" => serve(tramline_tokio::Tokio::with_workers(n), &args),
+        "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), &args),
+        "smol" => serve(tramline_smol::Smol::with_workers(n), &args),
+        "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), &args),
         other => {
             eprintln!(
                 "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std"

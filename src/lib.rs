@@ -42,6 +42,7 @@ pub mod rt;
 mod server;
 mod service;
 mod shutdown;
+mod signals;
 pub mod test;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]

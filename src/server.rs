@@ -1,14 +1,20 @@
-//! The server: binds listeners, runs accept loops on a runtime, and shuts
-//! down gracefully.
+//! The server: binds or inherits listeners, runs accept loops on a
+//! runtime, and shuts down gracefully.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::panic::AssertUnwindSafe;
+#[cfg(unix)]
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::panic::AssertUnwindSafe;
-
+use event_listener::EventListener;
 use futures_lite::{FutureExt, future};
 use socket2::{Domain, Protocol, Socket, Type};
 use tramline_rt::{Listener, Runtime};
@@ -16,25 +22,53 @@ use tramline_rt::{Listener, Runtime};
 use crate::Router;
 use crate::http1::{self, serve_connection};
 use crate::service::Service;
-use crate::shutdown::Signal;
-
-/// The TLS settings connections are served with; with the `tls` feature
-/// off there are none.
-#[cfg(feature = "tls")]
-type Tls = Option<crate::tls::TlsConfig>;
-#[cfg(not(feature = "tls"))]
-type Tls = ();
+use crate::shutdown::{ConnGuard, Signal};
+use crate::signals;
 
 /// Pending connections the kernel queues per listener.
 const BACKLOG: i32 = 1024;
 /// Pause after an accept error such as `EMFILE`, so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At the connection limit, how long to wait for an evicted idle connection
+/// to close before evicting another.
+const EVICT_WAIT: Duration = Duration::from_millis(100);
+/// At the connection limit with no idle connection, how often to look for
+/// one that has gone idle since.
+const IDLE_RECHECK: Duration = Duration::from_millis(50);
 
 /// An HTTP/1.1 server bound to an address, ready to serve an app on a
 /// runtime.
 ///
 /// Binding happens at construction, so [`Server::local_addr`] is known
-/// (port 0 picks a free port) before [`Server::serve`] blocks.
+/// (port 0 picks a free port) before [`Server::serve`] blocks. A server can
+/// also take a listener it is given ([`Server::from_listener`]), one passed
+/// by socket activation ([`Server::inherit_or_bind`]), or a Unix domain
+/// socket ([`Server::bind_unix`]).
+///
+/// # Serving
+///
+/// - [`Server::serve`] blocks the calling thread: for a plain `fn main`.
+/// - [`Server::run`] is a future that serves on the runtime already driving
+///   the caller: for `#[tokio::main]`, `smol::block_on` or `async_std::main`,
+///   and for several servers in one process.
+///
+/// # Graceful shutdown
+///
+/// SIGTERM or SIGINT (unless [`Server::handle_signals`] turned that off), the
+/// future given to [`Server::with_graceful_shutdown`], or
+/// [`ServerHandle::shutdown`] start it:
+///
+/// 1. the server stops accepting and closes its listener;
+/// 2. every request whose head has arrived is answered, with
+///    `Connection: close`;
+/// 3. an idle keep-alive connection stays open for [`Server::drain_idle`],
+///    so a request a proxy is sending on it at that moment is still
+///    answered (with `Connection: close`), and is closed after that;
+/// 4. at [`Server::shutdown_grace`] the connections still open are
+///    cancelled (their futures dropped) and their number logged;
+/// 5. `serve`/`run` return once no connection task is left.
+///
+/// A second SIGTERM or SIGINT during the shutdown exits at once.
 ///
 /// # Limits and timeouts
 ///
@@ -50,8 +84,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// | [`Server::body_timeout`] | 30 s | no body bytes for that long: connection closed |
 /// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long: connection closed |
 /// | [`Server::idle_timeout`] | 60 s | a keep-alive connection idle that long is closed |
-/// | [`Server::max_connections`] | 10,000 | further connections wait in the kernel's accept queue |
-/// | [`Server::shutdown_grace`] | 10 s | connections still open at shutdown are dropped |
+/// | [`Server::max_connections`] | 10,000 | the longest-idle keep-alive connection is closed to make room; with none idle, further connections wait |
+/// | [`Server::shutdown_grace`] | 30 s | connections still open that long after a shutdown began are cancelled |
+/// | [`Server::drain_idle`] | 1 s | an idle keep-alive connection stays open that long after a shutdown began, for a request already on its way |
 ///
 /// Every refusal is a real HTTP response with a short plain-text body that
 /// names the problem, such as `request header too large`. After one, the
@@ -75,13 +110,50 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// ```
 pub struct Server<R> {
     runtime: R,
-    listeners: Vec<StdTcpListener>,
+    listen: Listen,
     local_addr: SocketAddr,
     config: http1::Config,
     grace: Duration,
     max_connections: usize,
     signal: Arc<Signal>,
-    tls: Tls,
+    handle_signals: bool,
+    shutdown: Option<BoxFuture>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The listening sockets, one per worker of the runtime.
+enum Listen {
+    Tcp(Vec<StdTcpListener>),
+    #[cfg(unix)]
+    Unix(Vec<StdUnixListener>),
+}
+
+impl Listen {
+    fn len(&self) -> usize {
+        match self {
+            Self::Tcp(l) => l.len(),
+            #[cfg(unix)]
+            Self::Unix(l) => l.len(),
+        }
+    }
+
+    fn into_workers(self) -> Vec<Bound> {
+        match self {
+            Self::Tcp(l) => l.into_iter().map(Bound::Tcp).collect(),
+            #[cfg(unix)]
+            Self::Unix(l) => l.into_iter().map(Bound::Unix).collect(),
+        }
+    }
+}
+
+/// One worker's listening socket, not yet registered with the runtime.
+enum Bound {
+    Tcp(StdTcpListener),
+    #[cfg(unix)]
+    Unix(StdUnixListener),
 }
 
 #[cfg(feature = "default-runtime")]
@@ -94,6 +166,41 @@ impl Server<crate::rt::DefaultRuntime> {
     /// Returns the OS error if no address `addr` resolves to can be bound.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<Self> {
         Self::bind_with(crate::rt::DefaultRuntime::default(), addr)
+    }
+
+    /// Serves on `listener`, a bound, listening TCP socket made elsewhere,
+    /// on [`crate::rt::DefaultRuntime`].
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the listener's address cannot be read.
+    pub fn from_listener(listener: StdTcpListener) -> io::Result<Self> {
+        Self::from_listener_with(crate::rt::DefaultRuntime::default(), listener)
+    }
+
+    /// Serves on the first TCP listener passed by socket activation
+    /// (systemd's `LISTEN_FDS`, or `systemfd` for hot reload), or binds
+    /// `addr` if there is none, on [`crate::rt::DefaultRuntime`].
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the inherited descriptor is not a TCP
+    /// listener, or if `addr` cannot be bound.
+    pub fn inherit_or_bind<A: ToSocketAddrs>(addr: A) -> io::Result<Self> {
+        Self::inherit_or_bind_with(crate::rt::DefaultRuntime::default(), addr)
+    }
+
+    /// Binds a Unix domain socket at `path`, on
+    /// [`crate::rt::DefaultRuntime`]. A stale socket file that no process
+    /// listens on is replaced.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if `path` cannot be bound, or
+    /// `AddrInUse` if another process is listening there.
+    #[cfg(unix)]
+    pub fn bind_unix<P: AsRef<Path>>(path: P) -> io::Result<Self> {
+        Self::bind_unix_with(crate::rt::DefaultRuntime::default(), path)
     }
 }
 
@@ -113,16 +220,7 @@ impl<R: Runtime> Server<R> {
             match bind_listeners(addr, count) {
                 Ok(listeners) => {
                     let local_addr = listeners[0].local_addr()?;
-                    return Ok(Self {
-                        runtime,
-                        listeners,
-                        local_addr,
-                        config: http1::Config::default(),
-                        grace: Duration::from_secs(10),
-                        max_connections: 10_000,
-                        signal: Arc::default(),
-                        tls: Tls::default(),
-                    });
+                    return Ok(Self::new(runtime, Listen::Tcp(listeners), local_addr));
                 }
                 Err(e) => last_err = Some(e),
             }
@@ -132,7 +230,90 @@ impl<R: Runtime> Server<R> {
         }))
     }
 
-    /// Returns the address the server listens on.
+    /// Serves on `listener`, a bound, listening TCP socket made elsewhere,
+    /// on `runtime`. A per-core runtime's workers all accept from it.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the listener's address cannot be read or the
+    /// socket cannot be duplicated for the workers.
+    pub fn from_listener_with(runtime: R, listener: StdTcpListener) -> io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let listeners = share(listener, runtime.listeners(), StdTcpListener::try_clone)?;
+        Ok(Self::new(runtime, Listen::Tcp(listeners), local_addr))
+    }
+
+    /// Serves on the first TCP listener passed by socket activation
+    /// (systemd's `LISTEN_FDS`, or `systemfd --no-pid -s http::3000` for
+    /// hot reload), or binds `addr` if there is none, on `runtime`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the inherited descriptor is not a TCP
+    /// listener, or if `addr` cannot be bound.
+    pub fn inherit_or_bind_with<A: ToSocketAddrs>(runtime: R, addr: A) -> io::Result<Self> {
+        match listenfd::ListenFd::from_env().take_tcp_listener(0)? {
+            Some(listener) => {
+                tracing::info!(addr = ?listener.local_addr().ok(), "serving on an inherited listener");
+                Self::from_listener_with(runtime, listener)
+            }
+            None => Self::bind_with(runtime, addr),
+        }
+    }
+
+    /// Binds a Unix domain socket at `path`, on `runtime`. A stale socket
+    /// file that no process listens on is replaced; the file is left in
+    /// place when the server stops, for the next process to replace.
+    ///
+    /// [`Server::local_addr`] is `0.0.0.0:0` for such a server, and so is
+    /// the peer address extractors see.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if `path` cannot be bound, or `AddrInUse` if
+    /// another process is listening there.
+    #[cfg(unix)]
+    pub fn bind_unix_with<P: AsRef<Path>>(runtime: R, path: P) -> io::Result<Self> {
+        let path = path.as_ref();
+        let listener = match StdUnixListener::bind(path) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!("another process listens on {}", path.display()),
+                    ));
+                }
+                std::fs::remove_file(path)?;
+                StdUnixListener::bind(path)?
+            }
+            other => other?,
+        };
+        let listeners = share(listener, runtime.listeners(), StdUnixListener::try_clone)?;
+        Ok(Self::new(
+            runtime,
+            Listen::Unix(listeners),
+            tramline_rt::UNIX_PEER,
+        ))
+    }
+
+    fn new(runtime: R, listen: Listen, local_addr: SocketAddr) -> Self {
+        Self {
+            runtime,
+            listen,
+            local_addr,
+            config: http1::Config::default(),
+            grace: Duration::from_secs(30),
+            max_connections: 10_000,
+            signal: Arc::default(),
+            handle_signals: true,
+            shutdown: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Returns the address the server listens on (`0.0.0.0:0` for a Unix
+    /// domain socket).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -143,7 +324,6 @@ impl<R: Runtime> Server<R> {
             signal: self.signal.clone(),
         }
     }
-
     /// Sets the longest request target accepted, in bytes (default 8 KiB);
     /// longer ones get 414.
     pub fn max_uri_len(&mut self, bytes: usize) -> &mut Self {
@@ -204,18 +384,33 @@ impl<R: Runtime> Server<R> {
 
     /// Sets how many connections may be open at once (default 10,000).
     ///
-    /// At the limit the server stops accepting until one closes; new
-    /// connections wait in the kernel's accept queue (back-pressure), and
-    /// nothing is refused or dropped by the server itself.
+    /// At the limit, a new connection first makes room by closing the
+    /// keep-alive connection that has been idle longest; if none is idle it
+    /// waits (back-pressure: later ones wait in the kernel's accept queue)
+    /// until one closes. Nothing is refused by the server itself.
     pub fn max_connections(&mut self, count: usize) -> &mut Self {
         self.max_connections = count.max(1);
         self
     }
 
     /// Sets how long a graceful shutdown waits for open connections to
-    /// finish their current request (default 10 s).
+    /// finish their current request (default 30 s); past it they are
+    /// cancelled and [`Server::serve`] returns.
     pub fn shutdown_grace(&mut self, grace: Duration) -> &mut Self {
         self.grace = grace;
+        self
+    }
+
+    /// Sets how long, once a shutdown has begun, an idle keep-alive
+    /// connection stays open for a request already on its way (default 1 s).
+    ///
+    /// Closing an idle connection races with a client that is sending on it
+    /// at that moment: a proxy such as nginx does not retry a `POST` it has
+    /// sent, so the request would be lost. Within this window such a request
+    /// is answered, with `Connection: close`; 0 closes idle connections at
+    /// once.
+    pub fn drain_idle(&mut self, window: Duration) -> &mut Self {
+        self.config.drain_idle = window;
         self
     }
 
@@ -247,181 +442,353 @@ impl<R: Runtime> Server<R> {
         self
     }
 
-    /// Serves `app` until [`ServerHandle::shutdown`] is called, blocking the
-    /// calling thread.
+    /// Sets whether SIGTERM and SIGINT start a graceful shutdown (default
+    /// `true`, on Unix). A second signal during the shutdown exits at once.
+    pub fn handle_signals(&mut self, on: bool) -> &mut Self {
+        self.handle_signals = on;
+        self
+    }
+
+    /// Starts a graceful shutdown when `signal` completes, as well as on the
+    /// other triggers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tramline::{Router, Server};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    /// let mut server = Server::bind("127.0.0.1:3000")?;
+    /// server.with_graceful_shutdown(async move {
+    ///     // Any future: here, a message from another part of the program.
+    ///     let _ = blocking_recv(stopped).await;
+    /// });
+    /// # drop(stop);
+    /// server.serve(Router::new())
+    /// # }
+    /// # async fn blocking_recv(rx: std::sync::mpsc::Receiver<()>) {}
+    /// ```
+    pub fn with_graceful_shutdown<F>(&mut self, signal: F) -> &mut Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// Serves `app`, blocking the calling thread, until a graceful shutdown
+    /// (see the type's docs) has finished.
     ///
     /// On a shared runtime the accept loop runs on the calling thread; on a
-    /// per-core runtime each worker thread runs its own.
+    /// per-core runtime each worker thread runs its own. Inside an async
+    /// runtime, use [`Server::run`] instead.
     ///
     /// # Errors
     ///
     /// Returns the error that stopped an accept loop: the runtime could not
-    /// register a listener, or a worker thread could not be started.
+    /// register a listener, a worker thread could not be started, or the
+    /// signal handlers could not be installed.
     pub fn serve(self, app: Router) -> io::Result<()> {
         self.serve_service(app)
     }
 
-    /// Serves `service` until [`ServerHandle::shutdown`] is called, blocking
-    /// the calling thread.
+    /// Serves `app` on the runtime already driving the caller, until a
+    /// graceful shutdown (see the type's docs) has finished.
+    ///
+    /// It works inside `#[tokio::main]` (with [`crate::rt::Tokio`], which
+    /// [`Server::bind`] picks up from the caller), under `smol::block_on`
+    /// and under `async_std::main`; several servers can run side by side in
+    /// one task (`futures_lite::future::zip`) or be spawned. One accept loop
+    /// serves every connection, on a per-core runtime too: thread-per-core
+    /// serving is [`Server::serve`]'s.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::serve`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "smol")] {
+    /// use tramline::rt::Smol;
+    /// use tramline::routing::get;
+    /// use tramline::{Router, Server};
+    ///
+    /// let app = Router::new().route("/", get(|| async { "Hello" }));
+    /// smol::block_on(async {
+    ///     Server::bind_with(Smol::with_workers(1), "127.0.0.1:3000")?.run(app).await
+    /// })?;
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn run(self, app: Router) -> impl Future<Output = io::Result<()>> + Send {
+        let (runtime, mut workers, shared, watch) = self.start(Arc::new(app));
+        async move {
+            let _watch = watch?;
+            let bound = workers.remove(0);
+            let rt = runtime.clone();
+            runtime.drive(worker(rt, bound, shared, true)).await
+        }
+    }
+
+    /// Serves `service` until a graceful shutdown has finished, blocking the
+    /// calling thread.
     pub(crate) fn serve_service<S: Service>(self, service: S) -> io::Result<()> {
-        let Self {
-            runtime,
-            listeners,
-            config,
-            grace,
-            max_connections,
-            signal,
-            tls,
-            ..
-        } = self;
-        let tls = Arc::new(tls);
-        let service = Arc::new(service);
-        let config = Arc::new(config);
-        let listeners: Vec<_> = listeners.into_iter().map(|l| Mutex::new(Some(l))).collect();
+        let (runtime, workers, shared, watch) = self.start(Arc::new(service));
+        let _watch = watch?;
+        let workers: Vec<_> = workers.into_iter().map(|b| Mutex::new(Some(b))).collect();
         let rt = runtime.clone();
         runtime.run(move |index| {
-            let listener = listeners
-                .get(index)
-                .and_then(|l| l.lock().ok()?.take())
-                .ok_or_else(|| io::Error::other(format!("no listener for worker {index}")));
-            accept_loop(
-                listener,
-                rt.clone(),
-                service.clone(),
-                config.clone(),
-                signal.clone(),
-                Limits {
-                    grace,
-                    max_connections,
-                },
-                tls.clone(),
-            )
+            let bound = workers.get(index).and_then(|b| b.lock().ok()?.take());
+            let (rt, shared) = (rt.clone(), shared.clone());
+            async move {
+                let bound = bound
+                    .ok_or_else(|| io::Error::other(format!("no listener for worker {index}")))?;
+                worker(rt, bound, shared, index == 0).await
+            }
         })
+    }
+
+    /// Splits the server into what its workers share.
+    #[allow(clippy::type_complexity)]
+    fn start<S: Service>(
+        self,
+        service: Arc<S>,
+    ) -> (
+        R,
+        Vec<Bound>,
+        Arc<Shared<S>>,
+        io::Result<Option<signals::Watch>>,
+    ) {
+        let watch = if self.handle_signals && cfg!(unix) {
+            signals::watch(&self.signal).map(Some)
+        } else {
+            Ok(None)
+        };
+        debug_assert!(self.listen.len() > 0);
+        let shared = Arc::new(Shared {
+            service,
+            config: Arc::new(self.config),
+            signal: self.signal,
+            grace: self.grace,
+            max_connections: self.max_connections,
+            shutdown: Mutex::new(self.shutdown),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+        });
+        (self.runtime, self.listen.into_workers(), shared, watch)
     }
 }
 
-/// The accept loop's own limits.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    grace: Duration,
-    max_connections: usize,
-}
-
-async fn accept_loop<R: Runtime, S: Service>(
-    listener: io::Result<StdTcpListener>,
-    rt: R,
+/// What every accept loop of one server shares.
+struct Shared<S> {
     service: Arc<S>,
     config: Arc<http1::Config>,
     signal: Arc<Signal>,
-    limits: Limits,
-    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] tls: Arc<Tls>,
+    grace: Duration,
+    max_connections: usize,
+    /// The user's shutdown future, polled by the first worker.
+    shutdown: Mutex<Option<BoxFuture>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
+}
+
+/// Runs one worker: its accept loop and then its part of the shutdown. The
+/// first worker also watches the user's shutdown future.
+async fn worker<R: Runtime, S: Service>(
+    rt: R,
+    bound: Bound,
+    shared: Arc<Shared<S>>,
+    first: bool,
 ) -> io::Result<()> {
-    let mut listener = rt.listener(listener?)?;
+    let user = if first {
+        shared.shutdown.lock().ok().and_then(|mut f| f.take())
+    } else {
+        None
+    };
+    let signal = shared.signal.clone();
+    let watch_user = async move {
+        if let Some(user) = user {
+            user.await;
+            signal.trigger();
+        }
+        future::pending::<io::Result<()>>().await
+    };
+    let serve = async {
+        match bound {
+            Bound::Tcp(l) => accept_loop(&rt, rt.listener(l)?, &shared).await,
+            #[cfg(unix)]
+            Bound::Unix(l) => accept_loop(&rt, rt.unix_listener(l)?, &shared).await,
+        }
+        finish(&rt, &shared).await;
+        Ok(())
+    };
+    future::or(serve, watch_user).await
+}
+
+async fn accept_loop<R: Runtime, L: Listener, S: Service>(
+    rt: &R,
+    mut listener: L,
+    shared: &Arc<Shared<S>>,
+) {
+    let signal = &shared.signal;
     let mut stop = signal.listen();
     while !signal.is_triggered() {
-        // Back-pressure: at the limit, leave new connections in the kernel's
-        // queue until one of ours closes.
-        let room = async {
-            signal.below(limits.max_connections).await;
-            true
-        };
-        if !future::or(room, async {
-            (&mut stop).await;
-            false
-        })
-        .await
-        {
-            break;
-        }
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             (&mut stop).await;
             None
         })
         .await;
-        match accepted {
+        let (stream, peer) = match accepted {
             None => break,
-            Some(Ok((stream, peer))) => {
-                // With several accept loops (per-core), two may pass the
-                // check above at once: this claim is the exact one.
-                let open = signal.admit(limits.max_connections).await;
-                #[cfg(feature = "tls")]
-                if let Some(tls) = tls.as_ref() {
-                    let conn = serve_tls(
-                        tls.clone(),
-                        stream,
-                        peer,
-                        service.clone(),
-                        rt.clone(),
-                        config.clone(),
-                        signal.clone(),
-                        open,
-                    );
-                    rt.spawn(async move {
-                        if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
-                            tracing::error!(%peer, "connection task panicked; connection dropped");
-                        }
-                    });
-                    continue;
-                }
-                let conn = serve_connection(
-                    stream,
-                    peer,
-                    service.clone(),
-                    rt.clone(),
-                    config.clone(),
-                    signal.clone(),
-                    open,
-                );
-                // The engine catches handler panics; this is the last line,
-                // so that no panic reaches an executor thread on any runtime.
-                rt.spawn(async move {
-                    if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
-                        tracing::error!(%peer, "connection task panicked; connection dropped");
-                    }
-                });
-            }
-            Some(Err(e)) if is_transient(&e) => {}
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) if is_transient(&e) => continue,
             Some(Err(e)) => {
                 // EMFILE and friends: back off instead of spinning; the
                 // connections that hold the descriptors will finish.
                 tracing::error!(error = %e, "accept failed; backing off");
                 rt.sleep(ACCEPT_BACKOFF).await;
+                continue;
             }
-        }
+        };
+        let Some(open) = admit(rt, signal, shared.max_connections, &mut stop).await else {
+            break;
+        };
+        let (service, timer) = (shared.service.clone(), rt.clone());
+        let (config, signal) = (shared.config.clone(), signal.clone());
+        #[cfg(feature = "tls")]
+        let tls = shared.tls.clone();
+        let conn = async move {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                let conn = serve_tls(
+                    tls,
+                    stream,
+                    peer,
+                    service,
+                    timer,
+                    config,
+                    signal,
+                    open.slot(),
+                );
+                if !open.cancellable(conn).await {
+                    tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+                }
+                return;
+            }
+            let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
+            if !open.cancellable(conn).await {
+                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+            }
+        };
+        // The engine catches handler panics; this is the last line, so that
+        // no panic reaches an executor thread on any runtime.
+        rt.spawn(async move {
+            if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+                tracing::error!(%peer, "connection task panicked; connection dropped");
+            }
+        });
     }
+    // Dropping the listener closes it: new connections are refused, so a
+    // proxy sends them to another instance.
     drop(listener);
-    future::or(signal.drained(), rt.sleep(limits.grace)).await;
-    Ok(())
 }
 
 /// Runs the TLS handshake under its timeout, then serves HTTP on the
 /// encrypted stream. A handshake that fails or times out closes the
-/// connection (dropping `open` frees its slot).
+/// connection (the caller's guard then frees its place).
 #[cfg(feature = "tls")]
 #[allow(clippy::too_many_arguments)]
-async fn serve_tls<R: Runtime, S: Service>(
+async fn serve_tls<R: Runtime, IO, S: Service>(
     tls: crate::tls::TlsConfig,
-    stream: R::Stream,
+    stream: IO,
     peer: SocketAddr,
     service: Arc<S>,
-    rt: R,
+    timer: R,
     config: Arc<http1::Config>,
     signal: Arc<Signal>,
-    open: crate::shutdown::ConnGuard,
-) {
+    slot: &crate::shutdown::Slot,
+) where
+    IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send,
+{
     let timeout = tls.handshake_timeout_value();
     let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
-        rt.sleep(timeout).await;
+        timer.sleep(timeout).await;
         None
     });
     match handshake.await {
         Some(Ok(stream)) => {
-            serve_connection(stream, peer, service, rt, config, signal, open).await;
+            serve_connection(stream, peer, service, timer, config, signal, slot).await;
         }
         Some(Err(e)) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed; connection closed")
         }
         None => tracing::debug!(%peer, ?timeout, "TLS handshake timed out; connection closed"),
+    }
+}
+
+/// Claims a place for a new connection. At the limit, asks the connection
+/// idle longest to close and waits for room; with none idle, waits for any
+/// to close (back-pressure). `None` if the server shuts down meanwhile.
+async fn admit<R: Runtime>(
+    rt: &R,
+    signal: &Arc<Signal>,
+    max: usize,
+    stop: &mut EventListener,
+) -> Option<ConnGuard> {
+    loop {
+        if let Some(open) = signal.try_admit(max) {
+            return Some(open);
+        }
+        if signal.is_triggered() {
+            return None;
+        }
+        let evicted = signal.evict_oldest_idle();
+        // Without an idle connection to close, look again now and then: a
+        // busy one may have gone idle.
+        let wait = if evicted { EVICT_WAIT } else { IDLE_RECHECK };
+        let room = async {
+            future::or(signal.below(max), rt.sleep(wait)).await;
+            true
+        };
+        if !future::or(room, async {
+            (&mut *stop).await;
+            false
+        })
+        .await
+        {
+            return None;
+        }
+    }
+}
+
+/// The end of a worker's shutdown: waits for the connections to finish,
+/// cancels those still open at the deadline, and returns once none is left.
+async fn finish<R: Runtime, S: Service>(rt: &R, shared: &Shared<S>) {
+    let signal = &shared.signal;
+    let elapsed = signal
+        .triggered_at()
+        .map_or(Duration::ZERO, |at| at.elapsed());
+    let left = shared.grace.saturating_sub(elapsed);
+    let drained = async {
+        signal.drained().await;
+        true
+    };
+    let deadline = async {
+        rt.sleep(left).await;
+        false
+    };
+    if !future::or(drained, deadline).await {
+        let cut = signal.cancel_all();
+        if cut > 0 {
+            tracing::warn!(
+                connections = cut,
+                grace = ?shared.grace,
+                "shutdown deadline passed; cancelling the connections still open"
+            );
+        }
+        signal.drained().await;
     }
 }
 
@@ -434,6 +801,17 @@ fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::Interrupted
             | io::ErrorKind::WouldBlock
     )
+}
+
+/// Duplicates `listener` so each of `count` workers has its own descriptor
+/// of the same socket.
+fn share<L>(listener: L, count: usize, dup: fn(&L) -> io::Result<L>) -> io::Result<Vec<L>> {
+    let mut listeners = Vec::with_capacity(count.max(1));
+    for _ in 1..count.max(1) {
+        listeners.push(dup(&listener)?);
+    }
+    listeners.push(listener);
+    Ok(listeners)
 }
 
 fn bind_listeners(addr: SocketAddr, count: usize) -> io::Result<Vec<StdTcpListener>> {
@@ -467,7 +845,7 @@ impl<R: fmt::Debug> fmt::Debug for Server<R> {
         f.debug_struct("Server")
             .field("runtime", &self.runtime)
             .field("local_addr", &self.local_addr)
-            .field("listeners", &self.listeners.len())
+            .field("listeners", &self.listen.len())
             .finish_non_exhaustive()
     }
 }
@@ -479,9 +857,10 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Starts a graceful shutdown: the server stops accepting, closes idle
-    /// connections, lets requests in flight finish (up to
-    /// [`Server::shutdown_grace`]), and then [`Server::serve`] returns.
+    /// Starts a graceful shutdown (see [`Server`]): the server stops
+    /// accepting, lets requests in flight finish, closes idle connections,
+    /// cancels what is left at [`Server::shutdown_grace`], and then
+    /// [`Server::serve`] returns.
     pub fn shutdown(&self) {
         self.signal.trigger();
     }

@@ -813,10 +813,12 @@ fn connections_over_the_limit_wait_their_turn<R: Runtime>(rt: R) {
     let server = TestServer::start_with(rt, app(), |s| {
         s.max_connections(2);
     });
+    // Both places are held by connections in the middle of a request head,
+    // so neither is idle and there is nothing to evict: the third waits.
     let mut first = server.connect();
-    assert_eq!(first.roundtrip(PROBE).status, 200);
+    first.send(b"GET /ok HTTP/1.1\r\n");
     let mut second = server.connect();
-    assert_eq!(second.roundtrip(PROBE).status, 200);
+    second.send(b"GET /ok HTTP/1.1\r\n");
     let mut third = server.connect();
     third.send(PROBE);
     assert!(
@@ -826,6 +828,26 @@ fn connections_over_the_limit_wait_their_turn<R: Runtime>(rt: R) {
     drop(first);
     let r = third.response();
     assert_eq!((r.status, r.text()), (200, "ok"));
+    second.send(b"Host: t\r\n\r\n");
+    assert_eq!(second.response().status, 200);
+}
+
+fn at_the_limit_the_oldest_idle_connection_makes_room<R: Runtime>(rt: R) {
+    let server = TestServer::start_with(rt, app(), |s| {
+        s.max_connections(2);
+    });
+    let mut oldest = server.connect();
+    assert_eq!(oldest.roundtrip(PROBE).status, 200);
+    std::thread::sleep(Duration::from_millis(20));
+    let mut newer = server.connect();
+    assert_eq!(newer.roundtrip(PROBE).status, 200);
+    // Both are idle keep-alive connections: a third is served at once, and
+    // the one idle longest is the one closed for it.
+    let mut third = server.connect();
+    let r = third.roundtrip(PROBE);
+    assert_eq!((r.status, r.text()), (200, "ok"));
+    oldest.assert_closed();
+    assert_eq!(newer.roundtrip(PROBE).status, 200);
 }
 
 fn slow_clients_do_not_starve_a_normal_one<R: Runtime>(rt: R) {
@@ -946,6 +968,7 @@ on_every_runtime!(
     client_that_stops_reading_times_out,
     connections_over_the_limit_wait_their_turn,
     slow_clients_do_not_starve_a_normal_one,
+    at_the_limit_the_oldest_idle_connection_makes_room,
     panic_in_a_streamed_body_aborts_only_that_connection,
     route_can_raise_or_lower_the_body_limit,
 );

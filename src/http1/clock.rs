@@ -36,12 +36,13 @@ impl<'t, T: Timer> Clock<'t, T> {
         }
     }
 
-    /// Sets the deadline to `after` from now.
-    pub(crate) fn start(&mut self, after: Duration) {
+    /// Sets the deadline to `after` from now, and returns it.
+    pub(crate) fn start(&mut self, after: Duration) -> Instant {
         self.deadline = Instant::now() + after;
         if self.armed.is_none_or(|armed| self.deadline < armed) {
             self.arm(after);
         }
+        self.deadline
     }
 
     fn arm(&mut self, after: Duration) {

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::{
@@ -22,7 +24,7 @@ use super::parse::{self, BodyLength, HeaderSpan};
 use super::{Config, Reject, Timer};
 use crate::body::Inner;
 use crate::service::Service;
-use crate::shutdown::{ConnGuard, Signal};
+use crate::shutdown::{Ask, Signal, Slot};
 use crate::{Body, BoxError, Request, Response};
 
 /// Initial size of each connection's read and write buffers.
@@ -49,9 +51,9 @@ const DRAIN_LIMIT: u64 = 64 * 1024;
 /// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, a timeout
 /// expires, or the server shuts down.
 ///
-/// `open` counts the connection as open for as long as it is served; the
-/// accept loop takes it before spawning, so its connection limit cannot be
-/// outrun.
+/// `slot` is the connection's place in the server's table (see
+/// [`crate::shutdown`]): the connection marks itself idle there between
+/// requests, and reads there whether the server asks it to close.
 pub(crate) async fn serve_connection<T, S, I>(
     io: I,
     peer: SocketAddr,
@@ -59,13 +61,12 @@ pub(crate) async fn serve_connection<T, S, I>(
     timer: T,
     config: Arc<Config>,
     signal: Arc<Signal>,
-    open: ConnGuard,
+    slot: &Slot,
 ) where
     T: Timer,
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    let _open = open;
     let sleep = pin!(timer.sleep(config.idle_timeout));
     let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
     let mut conn = Conn {
@@ -80,6 +81,7 @@ pub(crate) async fn serve_connection<T, S, I>(
         peer,
         config: &config,
         signal: &signal,
+        slot,
     };
     if let Err(e) = conn.run(&ctx, &mut clock).await {
         tracing::debug!(error = %e, %peer, "connection closed with an error");
@@ -92,6 +94,15 @@ struct Ctx<'a, S> {
     peer: SocketAddr,
     config: &'a Config,
     signal: &'a Signal,
+    slot: &'a Slot,
+}
+
+impl<S> Ctx<'_, S> {
+    /// Whether the connection may carry another request after this one: not
+    /// once a shutdown has begun or the server asked it to make room.
+    fn may_persist(&self) -> bool {
+        !self.signal.is_triggered() && self.slot.ask() == Ask::Nothing
+    }
 }
 
 struct Conn<I> {
@@ -141,7 +152,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         clock: &mut Clock<'_, T>,
     ) -> io::Result<()> {
         let config = ctx.config;
-        let mut stop = ctx.signal.listen();
         let mut head_started = false;
         loop {
             let head = match parse::parse_head(&mut self.read_buf, config, &mut self.spans) {
@@ -152,23 +162,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     self.flush(clock, config).await?;
                     let read = if self.read_buf.is_empty() {
                         head_started = false;
-                        // Idle between requests: a shutdown closes us now.
-                        if ctx.signal.is_triggered() {
-                            return self.close(clock, config).await;
-                        }
-                        clock.start(config.idle_timeout);
-                        let read = async { Some(self.fill(SCRATCH).await) };
-                        let stopped = async {
-                            (&mut stop).await;
-                            None
-                        };
-                        match clock.limit(future::or(read, stopped)).await {
-                            Some(Some(read)) => read,
-                            Some(None) => return self.close(clock, config).await,
-                            None => {
-                                tracing::trace!(peer = %ctx.peer, "idle keep-alive timeout");
-                                return self.close(clock, config).await;
-                            }
+                        match self.wait_idle(ctx, clock).await {
+                            Some(read) => read,
+                            None => return self.close(clock, config).await,
                         }
                     } else {
                         if !head_started {
@@ -196,7 +192,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
 
             let is_head = head.method == Method::HEAD;
             let version = head.version;
-            let mut keep_alive = head.keep_alive && !ctx.signal.is_triggered();
+            let mut keep_alive = head.keep_alive && ctx.may_persist();
             let (body, mut reader) = self.request_body(&head, config);
             let mut req = Request::new(body);
             *req.method_mut() = head.method;
@@ -247,6 +243,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             }
 
+            // Asked again after the handler: a shutdown that began while it
+            // ran still gets `Connection: close` on this response.
+            let keep_alive = keep_alive && ctx.may_persist();
             let keep_alive = self
                 .respond(response, is_head, version, keep_alive, clock, config)
                 .await?;
@@ -257,6 +256,57 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             }
             if self.write_buf.len() >= FLUSH_AT {
                 self.flush(clock, config).await?;
+            }
+        }
+    }
+
+    /// Waits, idle, for the first bytes of the next request, and returns the
+    /// read; `None` means close instead: the idle timeout passed, the server
+    /// asked for room, or a shutdown's drain window ended with no request.
+    ///
+    /// Once a shutdown has begun an idle connection stays open for the
+    /// drain window, so a request a client is sending at that moment is
+    /// still answered (with `Connection: close`) rather than lost.
+    async fn wait_idle<T: Timer, S>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        clock: &mut Clock<'_, T>,
+    ) -> Option<io::Result<usize>> {
+        let config = ctx.config;
+        loop {
+            let draining = ctx.signal.triggered_at();
+            let deadline = match draining {
+                None => clock.start(config.idle_timeout),
+                Some(at) => {
+                    let left = (at + config.drain_idle).saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    clock.start(left.min(config.idle_timeout))
+                }
+            };
+            ctx.slot.set_idle(Some(deadline));
+            let read = async { Some(self.fill(SCRATCH).await) };
+            // Woken through the slot by the server (see `ConnGuard`).
+            let asked = std::future::poll_fn(|_| {
+                let shutdown_began = draining.is_none() && ctx.signal.is_triggered();
+                if shutdown_began || ctx.slot.ask() != Ask::Nothing {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            });
+            let outcome = clock.limit(future::or(read, asked)).await;
+            ctx.slot.set_idle(None);
+            match outcome {
+                Some(Some(read)) => return Some(read),
+                // A shutdown began: wait out its drain window instead.
+                Some(None) if ctx.slot.ask() == Ask::Nothing => {}
+                Some(None) => return None,
+                None => {
+                    tracing::trace!(peer = %ctx.peer, "idle keep-alive connection closed");
+                    return None;
+                }
             }
         }
     }

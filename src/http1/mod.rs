@@ -68,7 +68,7 @@ where
     let config = Arc::new(Config::default());
     let signal = Arc::new(Signal::default());
     let open = signal.open_connection();
-    serve_connection(io, peer, service, NoTimer, config, signal, open).await;
+    serve_connection(io, peer, service, NoTimer, config, signal, open.slot()).await;
 }
 
 /// Limits and timeouts one connection enforces.
@@ -95,6 +95,9 @@ pub(crate) struct Config {
     pub(crate) write_timeout: Duration,
     /// Longest a keep-alive connection may sit idle between requests.
     pub(crate) idle_timeout: Duration,
+    /// How long after a shutdown began an idle connection still waits for
+    /// a request already on its way.
+    pub(crate) drain_idle: Duration,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            drain_idle: Duration::from_secs(1),
         }
     }
 }

@@ -86,6 +86,8 @@ impl Runtime for AsyncStd {
     type Stream = TcpStream;
     type Listener = TcpListener;
     type Sleep = Sleep;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
 
     /// Spawns `future` onto the global executor; works from any thread.
     fn spawn<F>(&self, future: F)
@@ -115,6 +117,24 @@ impl Runtime for AsyncStd {
         Ok(TcpListener(listener.into()))
     }
 
+    /// Registers `listener` with async-std's reactor.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the listener cannot be made non-blocking.
+    ///
+    /// # Panics
+    ///
+    /// As [`Runtime::listener`]: async-std's conversion has no error path.
+    #[cfg(unix)]
+    fn unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<Self::UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener(listener.into()))
+    }
+
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         async_std::task::block_on(future)
     }
@@ -137,23 +157,52 @@ impl Future for Sleep {
     }
 }
 
-/// A TCP stream accepted by [`AsyncStd`], speaking the futures-io traits.
+/// A stream accepted by [`AsyncStd`], speaking the futures-io traits.
 #[derive(Debug)]
-pub struct TcpStream(async_std::net::TcpStream);
+pub struct Stream<T>(T);
 
-impl TcpStream {
+/// A TCP stream accepted by [`AsyncStd`] (`TCP_NODELAY` set).
+pub type TcpStream = Stream<async_std::net::TcpStream>;
+/// A Unix domain socket stream accepted by [`AsyncStd`].
+#[cfg(unix)]
+pub type UnixStream = Stream<async_std::os::unix::net::UnixStream>;
+
+impl<T> Stream<T> {
     /// Returns a shared reference to the async-std stream.
-    pub fn get_ref(&self) -> &async_std::net::TcpStream {
+    pub fn get_ref(&self) -> &T {
         &self.0
     }
 
     /// Returns the async-std stream.
-    pub fn into_inner(self) -> async_std::net::TcpStream {
+    pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl AsyncRead for TcpStream {
+/// The async-std streams whose write half can be shut down.
+pub trait HalfClose {
+    /// Shuts down the write half (sends FIN).
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error of `shutdown(2)`.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl HalfClose for async_std::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+#[cfg(unix)]
+impl HalfClose for async_std::os::unix::net::UnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Stream<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -171,7 +220,7 @@ impl AsyncRead for TcpStream {
     }
 }
 
-impl AsyncWrite for TcpStream {
+impl<T: AsyncWrite + HalfClose + Unpin> AsyncWrite for Stream<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -197,7 +246,7 @@ impl AsyncWrite for TcpStream {
         // async-std's own poll_close only flushes; shut down like tokio does
         // so that `close` means the same on every runtime.
         ready!(Pin::new(&mut self.0).poll_flush(cx))?;
-        Poll::Ready(self.0.shutdown(Shutdown::Write))
+        Poll::Ready(self.0.shutdown_write())
     }
 }
 
@@ -213,11 +262,30 @@ impl tramline_rt::Listener for TcpListener {
         // A latency hint only: if the peer is already gone the first read
         // reports it, so this must not fail the accept loop.
         let _ = stream.set_nodelay(true);
-        Ok((TcpStream(stream), addr))
+        Ok((Stream(stream), addr))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()
+    }
+}
+
+/// A Unix domain socket listener registered with async-std's reactor.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixListener(async_std::os::unix::net::UnixListener);
+
+#[cfg(unix)]
+impl tramline_rt::Listener for UnixListener {
+    type Stream = UnixStream;
+
+    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, _) = self.0.accept().await?;
+        Ok((Stream(stream), tramline_rt::UNIX_PEER))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(tramline_rt::UNIX_PEER)
     }
 }
 

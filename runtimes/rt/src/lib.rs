@@ -28,7 +28,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::time::Duration;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
@@ -51,6 +51,10 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     type Listener: Listener<Stream = Self::Stream>;
     /// The future returned by [`Runtime::sleep`].
     type Sleep: Future<Output = ()> + Send + 'static;
+    /// A Unix domain socket listener. Its streams report the unspecified
+    /// address `0.0.0.0:0` as their peer, as a Unix socket has no IP peer.
+    #[cfg(unix)]
+    type UnixListener: Listener;
 
     /// Spawns a task that runs `future` to completion in the background.
     ///
@@ -76,9 +80,35 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Returns the reactor's error if the listener cannot be registered.
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener>;
 
+    /// Registers a bound, listening std Unix domain socket listener with the
+    /// runtime's reactor.
+    ///
+    /// Called from inside [`Runtime::run`] or [`Runtime::drive`], on the
+    /// thread that will accept from it.
+    ///
+    /// # Errors
+    ///
+    /// Returns the reactor's error if the listener cannot be registered.
+    #[cfg(unix)]
+    fn unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<Self::UnixListener>;
+
     /// Runs `future` to completion on this runtime, blocking the calling
     /// thread.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// Drives `future` from inside an async context (a `#[tokio::main]`,
+    /// `smol::block_on` or `async_std::main` program), so that the tasks it
+    /// spawns on this runtime make progress while it is awaited.
+    ///
+    /// The default returns `future` itself, for runtimes whose tasks run on
+    /// their own threads or on the caller's runtime. A runtime whose executor
+    /// only runs while some thread drives it (smol's) runs it here.
+    fn drive<F: Future + Send>(&self, future: F) -> impl Future<Output = F::Output> + Send {
+        future
+    }
 
     /// Returns how many listeners (and so independent workers) the server
     /// should bind: `1` for a shared runtime, `n` for `n` per-core workers.
@@ -107,7 +137,12 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     }
 }
 
-/// A TCP listener registered with a runtime.
+/// The address a Unix domain socket listener and its streams report: a Unix
+/// socket has no IP address, so this is the unspecified `0.0.0.0:0`.
+#[cfg(unix)]
+pub const UNIX_PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+/// A listener registered with a runtime: TCP, or a Unix domain socket.
 pub trait Listener: Send + 'static {
     /// The stream type accepted connections come as.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;

@@ -17,6 +17,8 @@
 use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
+#[cfg(unix)]
+use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -101,6 +103,8 @@ impl Runtime for Smol {
     type Stream = TcpStream;
     type Listener = TcpListener;
     type Sleep = Sleep;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
 
     /// Spawns `future` onto the shared executor; works from any thread.
     fn spawn<F>(&self, future: F)
@@ -118,10 +122,22 @@ impl Runtime for Smol {
         Async::new(listener).map(TcpListener)
     }
 
+    #[cfg(unix)]
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        Async::new(listener).map(UnixListener)
+    }
+
     /// Runs `future` on the calling thread, which meanwhile also runs the
     /// executor's tasks.
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         smol::block_on(self.shared.executor.run(future))
+    }
+
+    /// Runs the executor's tasks in the awaiting task while `future` runs,
+    /// so `run(..).await` under `smol::block_on` serves with no other thread.
+    fn drive<F: Future + Send>(&self, future: F) -> impl Future<Output = F::Output> + Send {
+        let executor = self.shared.executor.clone();
+        async move { executor.run(future).await }
     }
 }
 
@@ -142,23 +158,55 @@ impl Future for Sleep {
     }
 }
 
-/// A TCP stream accepted by [`Smol`], speaking the futures-io traits.
+/// A stream accepted by [`Smol`], speaking the futures-io traits.
 #[derive(Debug)]
-pub struct TcpStream(Async<StdTcpStream>);
+pub struct Stream<T>(Async<T>);
 
-impl TcpStream {
+/// A TCP stream accepted by [`Smol`] (`TCP_NODELAY` set).
+pub type TcpStream = Stream<StdTcpStream>;
+/// A Unix domain socket stream accepted by [`Smol`].
+#[cfg(unix)]
+pub type UnixStream = Stream<StdUnixStream>;
+
+impl<T> Stream<T> {
     /// Returns a shared reference to the registered std stream.
-    pub fn get_ref(&self) -> &Async<StdTcpStream> {
+    pub fn get_ref(&self) -> &Async<T> {
         &self.0
     }
 
     /// Returns the registered std stream.
-    pub fn into_inner(self) -> Async<StdTcpStream> {
+    pub fn into_inner(self) -> Async<T> {
         self.0
     }
 }
 
-impl AsyncRead for TcpStream {
+/// The std streams whose write half can be shut down.
+pub trait HalfClose {
+    /// Shuts down the write half (sends FIN).
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error of `shutdown(2)`.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl HalfClose for StdTcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+#[cfg(unix)]
+impl HalfClose for StdUnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl<T> AsyncRead for Stream<T>
+where
+    Async<T>: AsyncRead,
+{
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -176,7 +224,10 @@ impl AsyncRead for TcpStream {
     }
 }
 
-impl AsyncWrite for TcpStream {
+impl<T: HalfClose> AsyncWrite for Stream<T>
+where
+    Async<T>: AsyncWrite,
+{
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -202,7 +253,7 @@ impl AsyncWrite for TcpStream {
         // async-io's own poll_close only flushes; shut down like tokio does
         // so that `close` means the same on every runtime.
         ready!(Pin::new(&mut self.0).poll_flush(cx))?;
-        Poll::Ready(self.0.get_ref().shutdown(Shutdown::Write))
+        Poll::Ready(self.0.get_ref().shutdown_write())
     }
 }
 
@@ -218,11 +269,30 @@ impl tramline_rt::Listener for TcpListener {
         // A latency hint only: if the peer is already gone the first read
         // reports it, so this must not fail the accept loop.
         let _ = stream.get_ref().set_nodelay(true);
-        Ok((TcpStream(stream), addr))
+        Ok((Stream(stream), addr))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.get_ref().local_addr()
+    }
+}
+
+/// A Unix domain socket listener registered with smol's reactor.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixListener(Async<StdUnixListener>);
+
+#[cfg(unix)]
+impl tramline_rt::Listener for UnixListener {
+    type Stream = UnixStream;
+
+    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, _) = self.0.accept().await?;
+        Ok((Stream(stream), tramline_rt::UNIX_PEER))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(tramline_rt::UNIX_PEER)
     }
 }
 

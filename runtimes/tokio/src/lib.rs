@@ -18,33 +18,41 @@
 //! ```
 use std::io::{self, IoSlice};
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener as StdUnixListener;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
-use tokio::runtime::{Builder, Runtime as TokioRuntime};
+use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
 use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
 
 /// A multi-thread tokio runtime with work stealing.
 ///
-/// Cloning is cheap: clones share one runtime, which shuts down when the last
-/// clone is dropped.
+/// Cloning is cheap: clones share one runtime. A runtime this type started
+/// ([`Tokio::new`], [`Tokio::with_workers`]) shuts down when the last clone
+/// is dropped; one it found ([`Tokio::current`], or [`Tokio::default`]
+/// inside `#[tokio::main]`) belongs to its owner.
 #[derive(Debug, Clone)]
 pub struct Tokio {
     shared: Arc<Shared>,
 }
 
-/// Owns the runtime so that dropping the last handle works anywhere.
+/// The runtime's handle, and the runtime itself when this crate started it,
+/// owned so that dropping the last handle works anywhere.
 #[derive(Debug)]
-struct Shared(Option<TokioRuntime>);
+struct Shared {
+    handle: Handle,
+    owned: Option<TokioRuntime>,
+}
 
 impl Drop for Shared {
     fn drop(&mut self) {
         // A plain drop waits for the workers, which panics inside an async
         // context: e.g. the last handle lived in a task that just finished.
-        if let Some(runtime) = self.0.take() {
+        if let Some(runtime) = self.owned.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
                 runtime.shutdown_background();
             }
@@ -78,21 +86,39 @@ impl Tokio {
             .build()
             .expect("failed to start the tokio runtime");
         Self {
-            shared: Arc::new(Shared(Some(runtime))),
+            shared: Arc::new(Shared {
+                handle: runtime.handle().clone(),
+                owned: Some(runtime),
+            }),
         }
     }
 
-    fn runtime(&self) -> &TokioRuntime {
-        self.shared
-            .0
-            .as_ref()
-            .expect("the runtime is only taken on drop")
+    /// Returns the tokio runtime the calling thread runs on (inside
+    /// `#[tokio::main]` or a task), if there is one.
+    pub fn current() -> Option<Self> {
+        let handle = Handle::try_current().ok()?;
+        Some(Self {
+            shared: Arc::new(Shared {
+                handle,
+                owned: None,
+            }),
+        })
+    }
+
+    fn handle(&self) -> &Handle {
+        &self.shared.handle
     }
 }
 
 impl Default for Tokio {
+    /// Returns the runtime the caller runs on ([`Tokio::current`]), so that
+    /// `Server::bind(..)?.run(app).await` inside `#[tokio::main]` serves on
+    /// the program's own runtime; outside one, starts a new one
+    /// ([`Tokio::new`]).
+    // `unwrap_or_default` here would call this very function.
+    #[allow(clippy::unwrap_or_default)]
     fn default() -> Self {
-        Self::new()
+        Self::current().unwrap_or_else(Self::new)
     }
 }
 
@@ -100,6 +126,8 @@ impl Runtime for Tokio {
     type Stream = TcpStream;
     type Listener = TcpListener;
     type Sleep = tokio::time::Sleep;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
 
     /// Spawns `future` onto this runtime; works from any thread.
     fn spawn<F>(&self, future: F)
@@ -107,17 +135,23 @@ impl Runtime for Tokio {
         F: Future<Output = ()> + Send + 'static,
     {
         // Dropping the JoinHandle detaches the task; it keeps running.
-        drop(self.runtime().spawn(future));
+        drop(self.handle().spawn(future));
     }
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        let _guard = self.runtime().enter();
+        let _guard = self.handle().enter();
         tokio::time::sleep(duration)
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        let _guard = self.runtime().enter();
+        let _guard = self.handle().enter();
         TcpListener::from_std(listener)
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        let _guard = self.handle().enter();
+        UnixListener::from_std(listener)
     }
 
     /// Runs `future` on this runtime, blocking the calling thread.
@@ -127,7 +161,10 @@ impl Runtime for Tokio {
     /// Panics if called from inside an async context (tokio forbids nested
     /// `block_on`).
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime().block_on(future)
+        match &self.shared.owned {
+            Some(runtime) => runtime.block_on(future),
+            None => self.handle().block_on(future),
+        }
     }
 }
 
@@ -170,6 +207,8 @@ impl Runtime for TokioLocal {
     type Stream = TcpStream;
     type Listener = TcpListener;
     type Sleep = tokio::time::Sleep;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
 
     /// Spawns `future` onto the calling thread's runtime.
     fn spawn<F>(&self, future: F)
@@ -185,6 +224,11 @@ impl Runtime for TokioLocal {
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
         TcpListener::from_std(listener)
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        UnixListener::from_std(listener)
     }
 
     /// Runs `future` on a fresh current-thread runtime (for `main` and
@@ -215,23 +259,29 @@ impl Runtime for TokioLocal {
     }
 }
 
-/// A TCP stream accepted by a tokio runtime, speaking the futures-io traits.
+/// A stream accepted by a tokio runtime, speaking the futures-io traits.
 #[derive(Debug)]
-pub struct TcpStream(tokio::net::TcpStream);
+pub struct Stream<T>(T);
 
-impl TcpStream {
+/// A TCP stream accepted by a tokio runtime (`TCP_NODELAY` set).
+pub type TcpStream = Stream<tokio::net::TcpStream>;
+/// A Unix domain socket stream accepted by a tokio runtime.
+#[cfg(unix)]
+pub type UnixStream = Stream<tokio::net::UnixStream>;
+
+impl<T> Stream<T> {
     /// Returns a shared reference to the tokio stream.
-    pub fn get_ref(&self) -> &tokio::net::TcpStream {
+    pub fn get_ref(&self) -> &T {
         &self.0
     }
 
     /// Returns the tokio stream.
-    pub fn into_inner(self) -> tokio::net::TcpStream {
+    pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl AsyncRead for TcpStream {
+impl<T: TokioRead + Unpin> AsyncRead for Stream<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -243,7 +293,7 @@ impl AsyncRead for TcpStream {
     }
 }
 
-impl AsyncWrite for TcpStream {
+impl<T: TokioWrite + Unpin> AsyncWrite for Stream<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -290,11 +340,39 @@ impl tramline_rt::Listener for TcpListener {
         // A latency hint only: if the peer is already gone the first read
         // reports it, so this must not fail the accept loop.
         let _ = stream.set_nodelay(true);
-        Ok((TcpStream(stream), addr))
+        Ok((Stream(stream), addr))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()
+    }
+}
+
+/// A Unix domain socket listener registered with a tokio runtime.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixListener(tokio::net::UnixListener);
+
+#[cfg(unix)]
+impl UnixListener {
+    /// Must run inside a tokio runtime context.
+    fn from_std(listener: StdUnixListener) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        tokio::net::UnixListener::from_std(listener).map(Self)
+    }
+}
+
+#[cfg(unix)]
+impl tramline_rt::Listener for UnixListener {
+    type Stream = UnixStream;
+
+    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, _) = self.0.accept().await?;
+        Ok((Stream(stream), tramline_rt::UNIX_PEER))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(tramline_rt::UNIX_PEER)
     }
 }
 
