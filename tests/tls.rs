@@ -138,6 +138,10 @@ fn openssl_negotiates_http11<R: Runtime>(rt: R) {
     assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
     assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
     assert!(out.contains("hello over tls"), "{out}");
+    // `Connection: close` ends with close_notify before the FIN: s_client
+    // prints `closed` for a clean TLS shutdown, an error for a bare EOF.
+    assert!(out.lines().any(|l| l.trim() == "closed"), "{out}");
+    assert!(!out.contains("unexpected eof"), "{out}");
 
     // A client that offers only protocols the server does not speak is
     // refused (RFC 7301 §3.2), not served HTTP/1.1 under another name.
