@@ -7,7 +7,9 @@
 //!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]
 //! ```
 //!
-//! It prints `listening on 127.0.0.1:<P>` once it accepts connections. On
+//! It prints `listening on 127.0.0.1:<P>` once it accepts connections; a
+//! TCP listener passed by socket activation (`LISTEN_FDS`) is used instead
+//! of `--port`. On
 //! SIGTERM or SIGINT it shuts down gracefully (see `tramline::Server`) and
 //! exits 0; `--grace-ms` and `--drain-idle-ms` set the shutdown's deadline
 //! and idle drain window. With `--tls-cert` and `--tls-key` (the `tls`
@@ -185,7 +187,9 @@ fn millis(flag: &str, value: &str) -> Result<Duration, String> {
 }
 
 fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
-    let mut server = Server::bind_with(rt.clone(), ("127.0.0.1", args.port))?;
+    // A listener passed by socket activation (systemd, systemfd) wins over
+    // --port, so the server can be restarted without refusing a connection.
+    let mut server = Server::inherit_or_bind_with(rt.clone(), ("127.0.0.1", args.port))?;
     if let Some(grace) = args.grace {
         server.shutdown_grace(grace);
     }

@@ -28,6 +28,8 @@
 #![deny(missing_docs)]
 
 mod body;
+#[doc = include_str!("../docs/deploying.md")]
+pub mod deploying {}
 mod error;
 pub mod extract;
 mod handler;
@@ -36,6 +38,7 @@ mod json;
 pub mod middleware;
 mod peer;
 pub mod prelude;
+mod proxy;
 pub mod response;
 pub mod routing;
 pub mod rt;
@@ -53,6 +56,7 @@ pub use error::{BodyError, BoxError};
 pub use extract::Request;
 pub use handler::Handler;
 pub use json::Json;
+pub use proxy::{InvalidProxy, TrustedProxies};
 pub use response::{Error, Response};
 pub use routing::Router;
 pub use server::{Server, ServerHandle};

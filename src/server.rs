@@ -35,6 +35,9 @@ const EVICT_WAIT: Duration = Duration::from_millis(100);
 /// At the connection limit with no idle connection, how often to look for
 /// one that has gone idle since.
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
+/// At shutdown, how long the accept queue must stay empty before the
+/// listener is closed.
+const ACCEPT_DRAIN: Duration = Duration::from_millis(5);
 
 /// An HTTP/1.1 server bound to an address, ready to serve an app on a
 /// runtime.
@@ -80,13 +83,26 @@ const IDLE_RECHECK: Duration = Duration::from_millis(50);
 /// | [`Server::max_head_size`] | 64 KiB | 431, connection closed |
 /// | [`Server::max_headers`] | 100 | 431, connection closed |
 /// | [`Server::max_body_size`] | 2 MiB | 413 from `Content-Length` alone, before any body byte is read and without `100 Continue`; a chunked body gets 413 once it passes the limit. A route can raise or lower it with [`crate::middleware::BodyLimit`] or [`crate::Body::with_limit`] |
-/// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived: connection closed |
-/// | [`Server::body_timeout`] | 30 s | no body bytes for that long: connection closed |
-/// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long: connection closed |
+/// | [`Server::header_timeout`] | 30 s | the whole request head has not arrived, counted from its first byte: 408, connection closed |
+/// | [`Server::body_timeout`] | 30 s | no body bytes for that long, or the body's time budget (below) is spent: 408, connection closed |
+/// | [`Server::min_body_rate`] | 1 KiB/s | a body slower than this spends its time budget: see below |
+/// | [`Server::write_timeout`] | 30 s | the client took no response bytes for that long, or the connection's write budget is spent: connection closed |
+/// | [`Server::min_write_rate`] | 1 KiB/s | a client reading slower than this spends the write budget: see below |
 /// | [`Server::idle_timeout`] | 60 s | a keep-alive connection idle that long is closed |
 /// | [`Server::max_connections`] | 10,000 | the longest-idle keep-alive connection is closed to make room; with none idle, further connections wait |
 /// | [`Server::shutdown_grace`] | 30 s | connections still open that long after a shutdown began are cancelled |
 /// | [`Server::drain_idle`] | 1 s | an idle keep-alive connection stays open that long after a shutdown began, for a request already on its way |
+///
+/// The body and write timeouts are not gaps between two bytes, which a
+/// client could beat by sending (or reading) one byte just inside every gap.
+/// Each is the cap of a time budget: time spent waiting for the client is
+/// taken out of it, and every byte the client moves earns back
+/// `1 / min_rate` seconds. A body's budget starts full with each body; the
+/// write budget belongs to the connection and drains only while a write
+/// is blocked, so a long response the client keeps up with, such as
+/// server-sent events, is never cut. A client that stalls is cut after the
+/// timeout; one that moves bytes at a fraction `f` of the minimum rate,
+/// however it spaces them, after at most `timeout / (1 - f)`.
 ///
 /// Every refusal is a real HTTP response with a short plain-text body that
 /// names the problem, such as `request header too large`. After one, the
@@ -355,23 +371,62 @@ impl<R: Runtime> Server<R> {
     }
 
     /// Sets how long the whole request head may take to arrive, counted
-    /// from its first byte (default 30 s); past it the connection is closed.
+    /// from its first byte (default 30 s); past it the client gets 408 and
+    /// the connection is closed. A connection on which no byte of a new
+    /// request has arrived is idle instead (see [`Server::idle_timeout`]),
+    /// and is closed without a response.
     pub fn header_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.header_timeout = timeout;
         self
     }
 
     /// Sets how long to wait for the next bytes of a request body (default
-    /// 30 s); past it the connection is closed.
+    /// 30 s), and so the most time a body's reads may wait in all beyond
+    /// what its bytes earn back at [`Server::min_body_rate`]; past it the
+    /// client gets 408 and the connection is closed.
     pub fn body_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.body_timeout = timeout;
         self
     }
 
-    /// Sets how long the client may take no response bytes (default 30 s);
-    /// past it the connection is closed.
+    /// Sets the slowest a request body may arrive, in bytes per second
+    /// (default 1,024).
+    ///
+    /// Each body byte earns back `1 / bytes_per_sec` seconds of the
+    /// [`Server::body_timeout`] budget; a body that arrives slower runs the
+    /// budget out, however it spaces its bytes. Time the handler spends
+    /// between reads is not counted. 0 turns the minimum off: then only a
+    /// gap longer than the timeout is cut.
+    pub fn min_body_rate(&mut self, bytes_per_sec: u64) -> &mut Self {
+        self.config.min_body_rate = bytes_per_sec;
+        self
+    }
+
+    /// Sets how long the client may take no response bytes (default 30 s),
+    /// and so the most time blocked writes may take in all beyond what the
+    /// bytes the client took earn back at [`Server::min_write_rate`]; past
+    /// it the connection is closed.
     pub fn write_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Sets the slowest a client may read responses, in bytes per second
+    /// (default 1,024).
+    ///
+    /// Only time a write is blocked on the client is counted, and each
+    /// byte it takes earns back `1 / bytes_per_sec` seconds of the
+    /// [`Server::write_timeout`] budget, which lasts for the connection. A
+    /// response the handler produces slowly is never cut for that. 0 turns
+    /// the minimum off: then only a write blocked longer than the timeout
+    /// is cut.
+    ///
+    /// A single write blocked for the whole timeout is cut at any rate: the
+    /// kernel reports a full socket writable again only once a good part of
+    /// its send buffer has drained, so a client must read that much within
+    /// the timeout, whatever the minimum.
+    pub fn min_write_rate(&mut self, bytes_per_sec: u64) -> &mut Self {
+        self.config.min_write_rate = bytes_per_sec;
         self
     }
 
@@ -474,6 +529,32 @@ impl<R: Runtime> Server<R> {
         F: Future<Output = ()> + Send + 'static,
     {
         self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// Sets the reverse proxies trusted to name the client in a forwarding
+    /// header (default: none).
+    ///
+    /// For a request whose connection comes from one of them,
+    /// [`ConnectInfo<SocketAddr>`](crate::extract::ConnectInfo) reports the
+    /// client that `Forwarded` or `X-Forwarded-For` names, as
+    /// [`TrustedProxies`](crate::TrustedProxies) describes; for every other
+    /// request it stays the socket's peer. Without trusted proxies the
+    /// headers are never read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tramline::{Router, Server, TrustedProxies};
+    ///
+    /// # let app = Router::new();
+    /// let mut server = Server::bind("127.0.0.1:3000")?;
+    /// server.trusted_proxies(TrustedProxies::x_forwarded_for(["127.0.0.1", "::1"])?);
+    /// server.serve(app)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trusted_proxies(&mut self, proxies: crate::TrustedProxies) -> &mut Self {
+        self.config.trusted_proxies = proxies;
         self
     }
 
@@ -655,44 +736,76 @@ async fn accept_loop<R: Runtime, L: Listener, S: Service>(
         let Some(open) = admit(rt, signal, shared.max_connections, &mut stop).await else {
             break;
         };
-        let (service, timer) = (shared.service.clone(), rt.clone());
-        let (config, signal) = (shared.config.clone(), signal.clone());
-        #[cfg(feature = "tls")]
-        let tls = shared.tls.clone();
-        let conn = async move {
-            #[cfg(feature = "tls")]
-            if let Some(tls) = tls {
-                let conn = serve_tls(
-                    tls,
-                    stream,
-                    peer,
-                    service,
-                    timer,
-                    config,
-                    signal,
-                    open.slot(),
-                );
-                if !open.cancellable(conn).await {
-                    tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
-                }
-                return;
+        spawn_connection(rt, stream, peer, open, shared);
+    }
+    // Connections the kernel has completed but we have not accepted would
+    // be reset by the close, after the client may have sent a request on
+    // them (a proxy does not retry a POST it sent): take them in first.
+    // They are answered with `Connection: close`, over the limit if need be.
+    loop {
+        let next = future::or(async { Some(listener.accept().await) }, async {
+            rt.sleep(ACCEPT_DRAIN).await;
+            None
+        })
+        .await;
+        match next {
+            Some(Ok((stream, peer))) => {
+                spawn_connection(rt, stream, peer, signal.open_connection(), shared);
             }
-            let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
-            if !open.cancellable(conn).await {
-                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
-            }
-        };
-        // The engine catches handler panics; this is the last line, so that
-        // no panic reaches an executor thread on any runtime.
-        rt.spawn(async move {
-            if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
-                tracing::error!(%peer, "connection task panicked; connection dropped");
-            }
-        });
+            Some(Err(e)) if is_transient(&e) => {}
+            Some(Err(_)) | None => break,
+        }
     }
     // Dropping the listener closes it: new connections are refused, so a
     // proxy sends them to another instance.
     drop(listener);
+}
+
+/// Serves one accepted connection in a task of its own, until it ends or the
+/// shutdown deadline cancels it.
+fn spawn_connection<R: Runtime, S: Service, St>(
+    rt: &R,
+    stream: St,
+    peer: SocketAddr,
+    open: ConnGuard,
+    shared: &Arc<Shared<S>>,
+) where
+    St: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    let (service, timer) = (shared.service.clone(), rt.clone());
+    let (config, signal) = (shared.config.clone(), shared.signal.clone());
+    #[cfg(feature = "tls")]
+    let tls = shared.tls.clone();
+    let conn = async move {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            let conn = serve_tls(
+                tls,
+                stream,
+                peer,
+                service,
+                timer,
+                config,
+                signal,
+                open.slot(),
+            );
+            if !open.cancellable(conn).await {
+                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+            }
+            return;
+        }
+        let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
+        if !open.cancellable(conn).await {
+            tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+        }
+    };
+    // The engine catches handler panics; this is the last line, so that
+    // no panic reaches an executor thread on any runtime.
+    rt.spawn(async move {
+        if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+            tracing::error!(%peer, "connection task panicked; connection dropped");
+        }
+    });
 }
 
 /// Runs the TLS handshake under its timeout, then serves HTTP on the

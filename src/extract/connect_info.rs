@@ -16,6 +16,16 @@ use crate::response::{IntoResponse, Response};
 /// requests that do not ask for it. Under
 /// [`TestClient`](crate::test::TestClient) the peer is `127.0.0.1:0`.
 ///
+/// # Behind a reverse proxy
+///
+/// Behind a proxy the peer is the proxy. With
+/// [`Server::trusted_proxies`](crate::Server::trusted_proxies) set, a
+/// request whose peer is one of those proxies reports the client its
+/// `Forwarded` or `X-Forwarded-For` header names instead (right to left,
+/// past the other trusted hops; see [`TrustedProxies`](crate::TrustedProxies)
+/// for the rules and fallbacks). By default no proxy is trusted and the
+/// headers are never read, since any client can send them.
+///
 /// # Examples
 ///
 /// ```

@@ -12,7 +12,7 @@
 //! | [`Path<T>`] | matched path parameters | [`PathRejection`](rejection::PathRejection) |
 //! | [`Query<T>`] | the query string | [`QueryRejection`](rejection::QueryRejection) |
 //! | [`State<T>`] | the router's state, via [`FromRef`] | none: a missing state does not compile |
-//! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address | [`MissingConnectInfo`] |
+//! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address (or, behind [trusted proxies](crate::TrustedProxies), the client's) | [`MissingConnectInfo`] |
 //! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
 //! | `CookieJar` (feature `cookies`) | the `cookie` headers | none |
 //! | [`Option<T>`], [`Result<T, T::Rejection>`] | whatever `T` reads | none |

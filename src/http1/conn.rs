@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -16,7 +16,7 @@ use futures_lite::{
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
 
-use super::clock::Clock;
+use super::clock::{Budget, Clock};
 use super::decode::ChunkedDecoder;
 use super::encode::{self, Persist};
 use super::incoming::{self, Pump};
@@ -75,6 +75,7 @@ pub(crate) async fn serve_connection<T, S, I>(
         write_buf: Vec::with_capacity(BUF_SIZE),
         scratch: vec![0; SCRATCH].into_boxed_slice(),
         spans: Vec::new(),
+        write_budget: None,
     };
     let ctx = Ctx {
         service: &*service,
@@ -114,6 +115,11 @@ struct Conn<I> {
     /// Where small reads land before they are appended to `read_buf`.
     scratch: Box<[u8]>,
     spans: Vec<HeaderSpan>,
+    /// Time blocked writes may still take; `None` (full) until a write
+    /// first blocks. It belongs to the connection, not to one response: a
+    /// reader below the minimum rate gets no fresh allowance by asking for
+    /// another response.
+    write_budget: Option<Budget>,
 }
 
 /// How reading a request body ended, as far as the connection is concerned.
@@ -123,9 +129,11 @@ enum BodyEnd {
     Complete,
     /// The handler did not read it all.
     Unread,
-    /// The client broke the body's framing: answer 400 and close.
+    /// The client broke the body's framing (400) or let it time out
+    /// (408): answer with this and close.
     Malformed(Reject),
-    /// The connection failed or timed out mid-body: close at once.
+    /// The connection failed or the client closed it mid-body: close at
+    /// once.
     Broken,
 }
 
@@ -137,6 +145,8 @@ struct BodyReader {
     expect_continue: bool,
     continued: bool,
     end: Option<BodyEnd>,
+    /// Time the body's reads may still wait; starts full with each body.
+    budget: Budget,
 }
 
 #[derive(Debug)]
@@ -175,7 +185,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                             Some(read) => read,
                             None => {
                                 tracing::debug!(peer = %ctx.peer, "request head read timed out");
-                                return Ok(());
+                                // Part of a head arrived, so the client is
+                                // waiting for an answer: tell it why it gets
+                                // none (RFC 9110 §15.5.9).
+                                return self.reject(Reject::HEAD_TIMEOUT, clock, config).await;
                             }
                         }
                     };
@@ -200,7 +213,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             *req.version_mut() = head.version;
             *req.headers_mut() = head.headers;
 
-            let called = call(ctx.service, req, ctx.peer);
+            // The client behind a trusted proxy; `ctx.peer` itself, after one
+            // length check, when none is configured.
+            let peer = config.trusted_proxies.client(ctx.peer, req.headers());
+            let called = call(ctx.service, req, peer);
             let response = match &mut reader {
                 None => called.await,
                 Some(reader) => self.pump_while(reader, clock, config, called).await,
@@ -235,7 +251,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                         Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
                     };
                 }
-                match self.finish_body(reader, clock, config).await? {
+                match self.finish_body(reader, clock).await? {
                     BodyEnd::Complete => {}
                     BodyEnd::Unread => keep_alive = false,
                     BodyEnd::Malformed(reject) => return self.reject(reject, clock, config).await,
@@ -302,7 +318,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 Some(Some(read)) => return Some(read),
                 // A shutdown began: wait out its drain window instead.
                 Some(None) if ctx.slot.ask() == Ask::Nothing => {}
-                Some(None) => return None,
+                Some(None) => {
+                    // Asked to make room. A request that has already
+                    // arrived is answered (with `Connection: close`) rather
+                    // than reset by the close.
+                    return future::poll_once(self.fill(SCRATCH))
+                        .await
+                        .filter(|read| matches!(read, Ok(n) if *n > 0));
+                }
                 None => {
                     tracing::trace!(peer = %ctx.peer, "idle keep-alive connection closed");
                     return None;
@@ -336,6 +359,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             expect_continue: head.expect_continue,
             continued: false,
             end: None,
+            budget: Budget::full(config.body_timeout, config.min_body_rate),
         };
         (Body::incoming(incoming, limit), Some(reader))
     }
@@ -378,7 +402,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     return;
                 }
             }
-            match self.next_chunk(&mut reader.framing, clock, config).await {
+            match self
+                .next_chunk(&mut reader.framing, &mut reader.budget, clock)
+                .await
+            {
                 Ok((chunk, last)) => {
                     if !chunk.is_empty() {
                         reader.pump.send(chunk);
@@ -391,7 +418,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 Err(end) => {
                     let reason = match end {
                         BodyEnd::Malformed(reject) => reject.reason,
-                        _ => "connection closed or timed out while reading the request body",
+                        _ => "connection closed while reading the request body",
                     };
                     reader.pump.finish(Err(reason));
                     reader.end = Some(end);
@@ -404,8 +431,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn next_chunk<T: Timer>(
         &mut self,
         framing: &mut Framing,
+        budget: &mut Budget,
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) -> Result<(Bytes, bool), BodyEnd> {
         loop {
             match framing {
@@ -420,13 +447,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     let want = usize::try_from(*remaining)
                         .unwrap_or(usize::MAX)
                         .clamp(BUF_SIZE, MAX_READ);
-                    self.fill_body(want, clock, config).await?;
+                    self.fill_body(want, budget, clock).await?;
                 }
                 Framing::Chunked(decoder) => {
                     let mut out = BytesMut::new();
                     match decoder.decode(&mut self.read_buf, &mut out, u64::MAX) {
                         Ok(done) if done || !out.is_empty() => return Ok((out.freeze(), done)),
-                        Ok(_) => self.fill_body(MAX_READ, clock, config).await?,
+                        Ok(_) => self.fill_body(MAX_READ, budget, clock).await?,
                         Err(reject) => return Err(BodyEnd::Malformed(reject)),
                     }
                 }
@@ -434,16 +461,33 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         }
     }
 
-    /// One read for a body, within the body read-gap timeout.
+    /// One read for a body, within what is left of the body's `budget`.
     async fn fill_body<T: Timer>(
         &mut self,
         max: usize,
+        budget: &mut Budget,
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) -> Result<(), BodyEnd> {
-        clock.start(config.body_timeout);
-        match clock.limit(self.fill(max)).await {
-            Some(Ok(n)) if n > 0 => Ok(()),
+        let mut read = pin!(self.fill(max));
+        // Bytes already waiting cost no time; only a read that has to wait
+        // reads the clock and spends from the budget.
+        let read = match future::poll_once(read.as_mut()).await {
+            Some(read) => read,
+            None => {
+                let since = Instant::now();
+                clock.start_at(since, budget.left());
+                let Some(read) = clock.limit(read).await else {
+                    return Err(BodyEnd::Malformed(Reject::BODY_TIMEOUT));
+                };
+                budget.spend(since.elapsed());
+                read
+            }
+        };
+        match read {
+            Ok(n) if n > 0 => {
+                budget.earn(n);
+                Ok(())
+            }
             _ => Err(BodyEnd::Broken),
         }
     }
@@ -454,7 +498,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         &mut self,
         reader: &mut BodyReader,
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) -> io::Result<BodyEnd> {
         match reader.end {
             Some(BodyEnd::Complete) => return Ok(BodyEnd::Complete),
@@ -478,7 +521,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 break;
             }
             if self.read_buf.is_empty() {
-                if let Err(end) = self.fill_body(BUF_SIZE, clock, config).await {
+                if let Err(end) = self.fill_body(BUF_SIZE, &mut reader.budget, clock).await {
                     return Ok(end);
                 }
             }
@@ -659,7 +702,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         Ok(())
     }
 
-    /// Writes out the pending responses, within the write-gap timeout.
+    /// Writes out the pending responses, within the connection's write
+    /// budget.
     async fn flush<T: Timer>(
         &mut self,
         clock: &mut Clock<'_, T>,
@@ -675,28 +719,54 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         result
     }
 
+    /// Writes all of `bytes` and flushes. While the client does not take
+    /// them, the wait is spent from the connection's write budget, and
+    /// every byte it takes earns some back; the write fails once the
+    /// budget is gone.
     async fn write_timed<T: Timer>(
         &mut self,
         bytes: &[u8],
         clock: &mut Clock<'_, T>,
         config: &Config,
     ) -> io::Result<()> {
-        let io = &mut self.io;
-        let write = async {
-            io.write_all(bytes).await?;
-            io.flush().await
-        };
-        // Most writes complete at once; only arm the write deadline if the
-        // first attempt has to wait.
-        let mut write = pin!(write);
-        if let Some(done) = future::poll_once(write.as_mut()).await {
+        let Self {
+            io, write_budget, ..
+        } = self;
+        let mut written = 0;
+        // Most writes complete at once: they read no clock, arm no deadline
+        // and, with the budget full, do no arithmetic.
+        let first = future::poll_fn(|cx| poll_write_all(io, bytes, &mut written, cx));
+        if let Some(done) = future::poll_once(first).await {
+            if let Some(budget) = write_budget {
+                budget.earn(written);
+            }
             return done;
         }
-        clock.start(config.write_timeout);
-        clock
-            .limit(write)
-            .await
-            .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
+        // Blocked: go on in steps that each end when the client has taken
+        // some bytes, each within what is left of the budget.
+        let write_budget = write_budget
+            .get_or_insert_with(|| Budget::full(config.write_timeout, config.min_write_rate));
+        write_budget.earn(written);
+        let mut since = Instant::now();
+        loop {
+            let credited = written;
+            clock.start_at(since, write_budget.left());
+            let step = future::poll_fn(|cx| match poll_write_all(io, bytes, &mut written, cx) {
+                Poll::Ready(done) => Poll::Ready(Some(done)),
+                Poll::Pending if written > credited => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            });
+            let Some(step) = clock.limit(step).await else {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
+            };
+            let now = Instant::now();
+            write_budget.spend(now - since);
+            write_budget.earn(written - credited);
+            if let Some(done) = step {
+                return done;
+            }
+            since = now;
+        }
     }
 
     /// Flushes pending responses and closes the write side.
@@ -708,6 +778,26 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         self.flush(clock, config).await?;
         self.io.close().await
     }
+}
+
+/// Writes `bytes[*written..]` to `io`, counting progress in `written`
+/// (kept across polls, so progress shows between them), then flushes.
+fn poll_write_all<I: AsyncWrite + Unpin>(
+    io: &mut I,
+    bytes: &[u8],
+    written: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    while *written < bytes.len() {
+        match Pin::new(&mut *io).poll_write(cx, &bytes[*written..]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => *written += n,
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Pin::new(io).poll_flush(cx)
 }
 
 /// The spare capacity of a read buffer, zeroed and exposed for one read;

@@ -23,6 +23,7 @@ use tramline_rt::Runtime;
 pub(crate) use conn::serve_connection;
 pub(crate) use incoming::Incoming;
 
+use crate::proxy::TrustedProxies;
 use crate::service::Service;
 use crate::shutdown::Signal;
 
@@ -89,15 +90,25 @@ pub(crate) struct Config {
     pub(crate) linger: Duration,
     /// Longest time to receive a whole request head, from its first byte.
     pub(crate) header_timeout: Duration,
-    /// Longest wait for the next bytes of a request body.
+    /// Longest wait for the next bytes of a request body, and the cap of
+    /// the body's time budget (see `clock::Budget`).
     pub(crate) body_timeout: Duration,
-    /// Longest wait for the client to take more of a response.
+    /// Body bytes per second that earn back the time they took; 0 turns
+    /// the minimum off.
+    pub(crate) min_body_rate: u64,
+    /// Longest wait for the client to take more of a response, and the cap
+    /// of the connection's write budget.
     pub(crate) write_timeout: Duration,
+    /// Response bytes per second that earn back the time a blocked write
+    /// took; 0 turns the minimum off.
+    pub(crate) min_write_rate: u64,
     /// Longest a keep-alive connection may sit idle between requests.
     pub(crate) idle_timeout: Duration,
     /// How long after a shutdown began an idle connection still waits for
     /// a request already on its way.
     pub(crate) drain_idle: Duration,
+    /// Peers whose forwarding header names the client `ConnectInfo` sees.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -110,9 +121,12 @@ impl Default for Config {
             linger: Duration::from_secs(1),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            min_body_rate: 1024,
             write_timeout: Duration::from_secs(30),
+            min_write_rate: 1024,
             idle_timeout: Duration::from_secs(60),
             drain_idle: Duration::from_secs(1),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -140,6 +154,10 @@ impl Reject {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     pub(crate) const NOT_IMPLEMENTED_CODING: Self =
         Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported transfer-encoding");
+    pub(crate) const HEAD_TIMEOUT: Self =
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request head timed out");
+    pub(crate) const BODY_TIMEOUT: Self =
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request body timed out");
     pub(crate) const VERSION: Self = Self::new(
         StatusCode::HTTP_VERSION_NOT_SUPPORTED,
         "HTTP version not supported",
