@@ -320,6 +320,33 @@ fn handshakes_count_against_max_connections<R: Runtime>(rt: R) {
     assert!(took >= Duration::from_millis(500), "served after {took:?}");
 }
 
+fn shutdown_closes_idle_tls_connections_cleanly<R: Runtime>(rt: R) {
+    let ca = TestCa::new("tls-shutdown");
+    let server = start(rt, &tls_config(&ca.leaf("leaf A")), |s| {
+        s.drain_idle(Duration::from_millis(200));
+    });
+    let mut idle = OpenClient::connect(&ca, server.addr().port());
+    idle.child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let before = idle.wait_for("hello over tls");
+    assert!(!before.contains("closed"), "{before}");
+    // Dropping the server shuts it down and waits for it. The idle
+    // keep-alive connection is closed after the drain window, well before
+    // the 2 s grace deadline would cut it.
+    let started = Instant::now();
+    drop(server);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+    // With close_notify: s_client prints `closed` for a clean TLS shutdown.
+    let out = idle.wait_for("closed");
+    assert!(out.trim_end().ends_with("closed"), "{out}");
+    assert!(!out.contains("unexpected eof"), "{out}");
+}
+
 on_every_runtime!(
     curl_serves_https,
     openssl_negotiates_http11,
@@ -327,4 +354,5 @@ on_every_runtime!(
     silent_client_is_closed_after_the_handshake_timeout,
     plain_http_on_the_tls_port_is_closed,
     handshakes_count_against_max_connections,
+    shutdown_closes_idle_tls_connections_cleanly,
 );
