@@ -35,9 +35,13 @@ const EVICT_WAIT: Duration = Duration::from_millis(100);
 /// At the connection limit with no idle connection, how often to look for
 /// one that has gone idle since.
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
-/// At shutdown, how long the accept queue must stay empty before the
-/// listener is closed.
+/// At shutdown, how long the accept queue must stay empty (or, where new
+/// connections cannot be held off, how long it is drained at all) before
+/// the listener is closed.
 const ACCEPT_DRAIN: Duration = Duration::from_millis(5);
+/// The longest the accept queue is drained once new connections are held
+/// off.
+const ACCEPT_DRAIN_MAX: Duration = Duration::from_millis(500);
 
 /// An HTTP/1.1 server bound to an address, ready to serve an app on a
 /// runtime.
@@ -698,9 +702,13 @@ async fn worker<R: Runtime, S: Service>(
     };
     let serve = async {
         match bound {
-            Bound::Tcp(l) => accept_loop(&rt, rt.listener(l)?, &shared).await,
+            Bound::Tcp(l) => {
+                // The same socket, kept to shut its door at shutdown.
+                let door = l.try_clone()?;
+                accept_loop(&rt, rt.listener(l)?, Some(door), &shared).await;
+            }
             #[cfg(unix)]
-            Bound::Unix(l) => accept_loop(&rt, rt.unix_listener(l)?, &shared).await,
+            Bound::Unix(l) => accept_loop(&rt, rt.unix_listener(l)?, None, &shared).await,
         }
         finish(&rt, &shared).await;
         Ok(())
@@ -711,6 +719,7 @@ async fn worker<R: Runtime, S: Service>(
 async fn accept_loop<R: Runtime, L: Listener, S: Service>(
     rt: &R,
     mut listener: L,
+    door: Option<StdTcpListener>,
     shared: &Arc<Shared<S>>,
 ) {
     let signal = &shared.signal;
@@ -740,11 +749,23 @@ async fn accept_loop<R: Runtime, L: Listener, S: Service>(
     }
     // Connections the kernel has completed but we have not accepted would
     // be reset by the close, after the client may have sent a request on
-    // them (a proxy does not retry a POST it sent): take them in first.
-    // They are answered with `Connection: close`, over the limit if need be.
+    // them (a proxy does not retry a POST it sent): take them in first, and
+    // answer them with `Connection: close`, over the limit if need be.
+    // Where the door can be shut (new SYNs dropped, so the client retries
+    // and is refused once the listener is closed), take them until the
+    // queue stays empty; elsewhere for a bounded time only, since a proxy
+    // under load keeps connecting and only a closed listener stops it.
+    let shut = door.as_ref().is_some_and(shut_the_door);
+    let started = std::time::Instant::now();
+    let limit = if shut { ACCEPT_DRAIN_MAX } else { ACCEPT_DRAIN };
     loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let quiet = if shut { left.min(ACCEPT_DRAIN) } else { left };
         let next = future::or(async { Some(listener.accept().await) }, async {
-            rt.sleep(ACCEPT_DRAIN).await;
+            rt.sleep(quiet).await;
             None
         })
         .await;
@@ -756,6 +777,7 @@ async fn accept_loop<R: Runtime, L: Listener, S: Service>(
             Some(Err(_)) | None => break,
         }
     }
+    drop(door);
     // Dropping the listener closes it: new connections are refused, so a
     // proxy sends them to another instance.
     drop(listener);
@@ -902,6 +924,44 @@ async fn finish<R: Runtime, S: Service>(rt: &R, shared: &Shared<S>) {
             );
         }
         signal.drained().await;
+    }
+}
+
+/// Holds new connections off a listening TCP socket, while those already in
+/// its queue can still be accepted: a socket filter that drops segments
+/// with SYN set and ACK clear, so a new client's handshake waits for its
+/// SYN retransmission, which a closed listener then refuses (a proxy
+/// retries a refused connection elsewhere). Handshakes already under way
+/// complete. Returns whether the filter is in place (Linux only).
+fn shut_the_door(listener: &StdTcpListener) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use socket2::SockFilter;
+        // Classic BPF over the TCP header (where a TCP socket's filter
+        // starts): A = flags byte; drop if (A & (SYN|ACK)) == SYN.
+        const LDB_ABS: u16 = 0x30;
+        const AND_K: u16 = 0x54;
+        const JEQ_K: u16 = 0x15;
+        const RET_K: u16 = 0x06;
+        let program = [
+            SockFilter::new(LDB_ABS, 0, 0, 13),
+            SockFilter::new(AND_K, 0, 0, 0x12),
+            SockFilter::new(JEQ_K, 0, 1, 0x02),
+            SockFilter::new(RET_K, 0, 0, 0),
+            SockFilter::new(RET_K, 0, 0, u32::MAX),
+        ];
+        match socket2::SockRef::from(listener).attach_filter(&program) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot hold new connections off at shutdown");
+                false
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = listener;
+        false
     }
 }
 
