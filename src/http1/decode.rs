@@ -5,7 +5,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::Reject;
+use super::{Reject, is_tchar};
 
 /// Total bytes of chunk extensions allowed in one body.
 const MAX_EXTENSIONS: usize = 16 * 1024;
@@ -245,28 +245,6 @@ fn quoted_string(s: &[u8]) -> Option<usize> {
         }
     }
     None
-}
-
-/// tchar (RFC 9110 §5.6.2): any VCHAR except the delimiters.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 fn check_trailer_field(line: &[u8]) -> Result<(), Reject> {

@@ -187,3 +187,26 @@ impl From<httparse::Error> for Reject {
         }
     }
 }
+
+/// tchar (RFC 9110 §5.6.2): a VCHAR that is not a delimiter. The bytes of
+/// a method (httparse's set), a field name or a chunk extension's token.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}

@@ -7,7 +7,7 @@ use bytes::{Buf, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use super::{Config, Reject};
+use super::{Config, Reject, is_tchar};
 
 /// The most header slots httparse gets; `Config::max_headers` is clamped to it.
 pub(crate) const MAX_HEADERS: usize = 1024;
@@ -272,28 +272,6 @@ fn line_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
         return Err(Reject::URI_TOO_LONG);
     }
     Ok(())
-}
-
-/// tchar (RFC 9110 §5.6.2), the bytes of a method: httparse's set.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 /// The HTTP-version of the request line at the front of `buf`: everything
