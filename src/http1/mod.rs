@@ -150,8 +150,9 @@ impl Reject {
     );
     pub(crate) const URI_TOO_LONG: Self =
         Self::new(StatusCode::URI_TOO_LONG, "request URI too long");
-    pub(crate) const METHOD_TOO_LONG: Self =
-        Self::new(StatusCode::NOT_IMPLEMENTED, "request method too long");
+    // The issue tracker's rule (#9): 400, as for any malformed request line;
+    // RFC 9112 §3 would allow 501 too ("SHOULD"), but 414 is for the target.
+    pub(crate) const METHOD_TOO_LONG: Self = Self::bad_request("request method too long");
     pub(crate) const BODY_TOO_LARGE: Self =
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     pub(crate) const NOT_IMPLEMENTED_CODING: Self =
