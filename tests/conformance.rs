@@ -45,6 +45,8 @@ fn app() -> Router {
                 Body::from_stream(chunks)
             }),
         )
+        // A fallback that answers everything: what a CONNECT must not reach.
+        .fallback(|| async { "fallback" })
 }
 
 use futures_lite::StreamExt;
@@ -344,6 +346,51 @@ fn vectors() -> Vec<Vector> {
             Keep(200),
         ),
         v(
+            "chunk extension with bws and a quoted value",
+            post_chunked("5 ; a = \"x;\\\"y\" ;\tb\r\nhello\r\n0\r\n\r\n"),
+            Keep(200),
+        ),
+        v(
+            "chunk extension bare semicolon",
+            post_chunked("5;\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension name not a token",
+            post_chunked("5;a@b\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension without a name",
+            post_chunked("5;=v\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension empty value",
+            post_chunked("5;a=\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension value not a token",
+            post_chunked("5;a=b(c)\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension unterminated quote",
+            post_chunked("5;a=\"b\r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "chunk extension trailing space",
+            post_chunked("5;a \r\nhello\r\n0\r\n\r\n"),
+            Close(400),
+        ),
+        v(
+            "last chunk extension bare semicolon",
+            post_chunked("5\r\nhello\r\n0;\r\n\r\n"),
+            Close(400),
+        ),
+        v(
             "trailers accepted",
             post_chunked("5\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n"),
             Keep(200),
@@ -426,6 +473,15 @@ fn vectors() -> Vec<Vector> {
             "GET ok HTTP/1.1\r\nHost: t\r\n\r\n",
             Close(400),
         ),
+        // RFC 9112 §2.3: a higher HTTP/1 minor version is served as 1.1
+        // (so it persists, and needs a Host).
+        v("http/1.2", "GET /ok HTTP/1.2\r\nHost: t\r\n\r\n", Keep(200)),
+        v("http/1.9", "GET /ok HTTP/1.9\r\nHost: t\r\n\r\n", Keep(200)),
+        v(
+            "http/1.2 without host",
+            "GET /ok HTTP/1.2\r\n\r\n",
+            Close(400),
+        ),
         v("http/2.0", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", Close(505)),
         v("h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Close(505)),
         v("http/3.0", "GET / HTTP/3.0\r\nHost: t\r\n\r\n", Close(505)),
@@ -448,7 +504,34 @@ fn vectors() -> Vec<Vector> {
         v(
             "options asterisk",
             "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n",
-            Keep(404),
+            Keep(200),
+        ),
+        // RFC 9110 §9.3.6, RFC 9112 §3.2.3: CONNECT names a host to tunnel
+        // to; no route asked for one, and the fallback must not say yes.
+        v(
+            "connect authority-form",
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            Keep(501),
+        ),
+        v(
+            "connect to an unrouted path",
+            "CONNECT /nope HTTP/1.1\r\nHost: t\r\n\r\n",
+            Keep(501),
+        ),
+        v(
+            "connect to a get route",
+            "CONNECT /ok HTTP/1.1\r\nHost: t\r\n\r\n",
+            Keep(405),
+        ),
+        v(
+            "connect to an any route",
+            "CONNECT /any HTTP/1.1\r\nHost: t\r\n\r\n",
+            Keep(200),
+        ),
+        v(
+            "authority-form with post",
+            "POST example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            Close(400),
         ),
         v(
             "method is case-sensitive",
@@ -459,6 +542,26 @@ fn vectors() -> Vec<Vector> {
             "extension method",
             "PURGE /any HTTP/1.1\r\nHost: t\r\n\r\n",
             Keep(200),
+        ),
+        v(
+            "extension method of 32 bytes",
+            format!("{} /any HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(32)),
+            Keep(200),
+        ),
+        // A method over the limit is a bad request line (400); 414 is for
+        // the target.
+        v(
+            "method of 33 bytes",
+            format!("{} /any HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(33)),
+            Close(400),
+        ),
+        // Over the URI limit too (this got 414). Kept under the 64 KiB the
+        // server drains after an error, so the client's write is not reset;
+        // the parser's unit tests take a 100 KB one.
+        v(
+            "method of 32 KiB",
+            format!("{} / HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(32 * 1024)),
+            Close(400),
         ),
         // Host (RFC 9112 §3.2).
         v("missing host", "GET / HTTP/1.1\r\n\r\n", Close(400)),
@@ -487,7 +590,19 @@ fn vectors() -> Vec<Vector> {
             "GET / HTTP/1.1\r\nHost: t/x\r\n\r\n",
             Close(400),
         ),
-        v("host empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n", Keep(200)),
+        // RFC 9112 §3.2: empty means the target URI has no authority, and
+        // the http URI an origin-form target names must have one.
+        v("host empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n", Close(400)),
+        v(
+            "host empty with asterisk",
+            "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n",
+            Close(400),
+        ),
+        v(
+            "host empty with absolute-form",
+            "GET http://t/ok HTTP/1.1\r\nHost:\r\n\r\n",
+            Keep(200),
+        ),
         v(
             "host with port",
             "GET / HTTP/1.1\r\nHost: t:8080\r\n\r\n",

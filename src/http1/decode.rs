@@ -5,7 +5,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::Reject;
+use super::{Reject, is_tchar};
 
 /// Total bytes of chunk extensions allowed in one body.
 const MAX_EXTENSIONS: usize = 16 * 1024;
@@ -158,8 +158,7 @@ fn take_line(input: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, Rejec
     Ok(None)
 }
 
-/// chunk = chunk-size [ chunk-ext ] CRLF; chunk-size = 1*HEXDIG;
-/// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ).
+/// chunk = chunk-size [ chunk-ext ] CRLF; chunk-size = 1*HEXDIG.
 /// Returns the size and the length of the extension part.
 fn parse_size_line(line: &[u8]) -> Result<(u64, usize), Reject> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -177,16 +176,75 @@ fn parse_size_line(line: &[u8]) -> Result<(u64, usize), Reject> {
     if rest.is_empty() {
         return Ok((size, 0));
     }
-    let ext = rest.trim_ascii_start();
-    if !ext.starts_with(b";") {
+    if !rest.trim_ascii_start().starts_with(b";") {
         return Err(Reject::bad_request("invalid chunk size"));
     }
-    // Names and values are tokens or quoted strings; we act on none of
-    // them, so only refuse bytes that could confuse a later reader.
-    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    // We act on no extension, but one that is not well formed is refused:
+    // a reader that splits it differently would frame the body otherwise.
+    if !valid_extensions(rest) {
         return Err(Reject::bad_request("invalid chunk extension"));
     }
     Ok((size, rest.len()))
+}
+
+/// RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name
+/// [ BWS "=" BWS chunk-ext-val ] ); the name is a token, the value a token
+/// or a quoted-string. BWS is optional SP or HTAB. The whole line is here
+/// (the decoder only parses complete lines), so one pass decides.
+fn valid_extensions(mut ext: &[u8]) -> bool {
+    let bws = |s: &[u8]| -> usize { s.iter().take_while(|&&b| b == b' ' || b == b'\t').count() };
+    let token = |s: &[u8]| -> usize { s.iter().take_while(|&&b| is_tchar(b)).count() };
+    while !ext.is_empty() {
+        ext = &ext[bws(ext)..];
+        let Some(after) = ext.strip_prefix(b";") else {
+            return false;
+        };
+        ext = &after[bws(after)..];
+        let name = token(ext);
+        if name == 0 {
+            return false;
+        }
+        ext = &ext[name..];
+        let ws = bws(ext);
+        let Some(after) = ext[ws..].strip_prefix(b"=") else {
+            // No value: what follows must be the next extension (or the
+            // end), and BWS before it is allowed.
+            continue;
+        };
+        ext = &after[bws(after)..];
+        let value = if ext.first() == Some(&b'"') {
+            quoted_string(ext)
+        } else {
+            Some(token(ext)).filter(|&n| n > 0)
+        };
+        let Some(value) = value else {
+            return false;
+        };
+        ext = &ext[value..];
+    }
+    true
+}
+
+/// The length of the quoted-string that `s` starts with, if it is one:
+/// DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4).
+fn quoted_string(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'"' => return Some(i + 1),
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            b'\\' => match s.get(i + 1) {
+                Some(&n) if n == b'\t' || n == b' ' || (0x21..=0x7e).contains(&n) || n >= 0x80 => {
+                    i += 2;
+                }
+                _ => return None,
+            },
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => i += 1,
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn check_trailer_field(line: &[u8]) -> Result<(), Reject> {
@@ -239,6 +297,11 @@ mod tests {
                 b"",
             ),
             (b"5 ;ext\r\nhello\r\n0\r\n\r\n", b"hello", b""),
+            (
+                b"5 ; a = b ;c;d=\"q \\\" ;\x80\"\t;e\r\nhello\r\n0;f=\"\"\r\n\r\n",
+                b"hello",
+                b"",
+            ),
             (b"0000000000000003\r\nabc\r\n0\r\n\r\n", b"abc", b""),
         ];
         for (input, body, rest) in cases {
@@ -264,6 +327,22 @@ mod tests {
             b"5;a\rb\r\nhello\r\n0\r\n\r\n",
             b"5;a\x00\r\nhello\r\n0\r\n\r\n",
             b"5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
+            // RFC 9112 §7.1.1: every extension has a token name, and a
+            // value, if any, that is a token or a quoted-string.
+            b"5;\r\nhello\r\n0\r\n\r\n",
+            b"5;a;\r\nhello\r\n0\r\n\r\n",
+            b"5;;a\r\nhello\r\n0\r\n\r\n",
+            b"5;a@b\r\nhello\r\n0\r\n\r\n",
+            b"5;=b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b=c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"b\\\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",
+            b"5;a \r\nhello\r\n0\r\n\r\n",
+            b"5;\xe9\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0;\r\n\r\n",
             // Regression (found by fuzzing): a bare CR before a bare LF is
             // reported the same way however the line arrives.
             b"\x0f\x0f\x0f&\x0f\x0f\x0f\x0f\r\x0f\x00\x00\x00\x00\x00\x00\x00\x00\x0f\x0f\xa0\n",

@@ -253,6 +253,14 @@ mod tests {
             b"X: a\x00b\r\n",
             b" folded\r\n",
             b"HTTP/2.0",
+            b"HTTP/1.2",
+            b"GET / HTTP/1.3\r\n",
+            b"CONNECT t:443 HTTP/1.1\r\n",
+            b"MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM /",
+            b"Host:\r\n",
+            b" ",
+            b"5;\r\n",
+            b"5 ; a = \"b\\\"\" ;c\r\n",
         ]);
         prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
     }

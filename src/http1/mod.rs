@@ -152,6 +152,9 @@ impl Reject {
     );
     pub(crate) const URI_TOO_LONG: Self =
         Self::new(StatusCode::URI_TOO_LONG, "request URI too long");
+    // The issue tracker's rule (#9): 400, as for any malformed request line;
+    // RFC 9112 §3 would allow 501 too ("SHOULD"), but 414 is for the target.
+    pub(crate) const METHOD_TOO_LONG: Self = Self::bad_request("request method too long");
     pub(crate) const BODY_TOO_LARGE: Self =
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     pub(crate) const NOT_IMPLEMENTED_CODING: Self =
@@ -186,4 +189,27 @@ impl From<httparse::Error> for Reject {
             httparse::Error::Status => Self::bad_request("invalid request line"),
         }
     }
+}
+
+/// tchar (RFC 9110 §5.6.2): a VCHAR that is not a delimiter. The bytes of
+/// a method (httparse's set), a field name or a chunk extension's token.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }

@@ -7,10 +7,15 @@ use bytes::{Buf, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use super::{Config, Reject};
+use super::{Config, Reject, is_tchar};
 
 /// The most header slots httparse gets; `Config::max_headers` is clamped to it.
 pub(crate) const MAX_HEADERS: usize = 1024;
+
+/// The longest method accepted, in bytes. The longest registered method
+/// (`UPDATEREDIRECTREF`) has 17; an `any` route takes extension methods, so
+/// this is not the list of methods routed, only a bound on what is read.
+const MAX_METHOD_LEN: usize = 32;
 
 /// A parsed request head, with the facts the connection loop needs.
 #[derive(Debug)]
@@ -73,16 +78,21 @@ pub(crate) fn parse_head(
     let head_len = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
-            return partial_limits(&buf[..], config).map(|()| None);
+            return unfinished(&buf[..], config, None).map(|()| None);
         }
-        Err(httparse::Error::Version) => {
-            return match version_reject(&buf[..]) {
-                Some(reject) => Err(reject),
-                None => partial_limits(&buf[..], config).map(|()| None),
-            };
-        }
-        Err(e) => return Err(Reject::from(e)),
+        Err(e) => return refused(buf, config, spans, e),
     };
+    // The request line's limits are judged before the head's size, in the
+    // order `unfinished` judges them, so the verdict does not depend on how
+    // much of the head had arrived.
+    let method = req.method.unwrap_or_default();
+    if method.len() > MAX_METHOD_LEN {
+        return Err(Reject::METHOD_TOO_LONG);
+    }
+    let path = req.path.unwrap_or_default();
+    if path.len() > config.max_uri_len {
+        return Err(Reject::URI_TOO_LONG);
+    }
     if head_len > config.max_head_size {
         return Err(Reject::HEAD_TOO_LARGE);
     }
@@ -90,12 +100,8 @@ pub(crate) fn parse_head(
 
     let base = buf.as_ptr() as usize;
     let offset = |s: &[u8]| s.as_ptr() as usize - base;
-    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+    let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| Reject::bad_request("invalid request method"))?;
-    let path = req.path.unwrap_or_default();
-    if path.len() > config.max_uri_len {
-        return Err(Reject::URI_TOO_LONG);
-    }
     // RFC 9112 §3.2: the target is ASCII with no controls or spaces;
     // httparse lets bytes over 0x7f through.
     if !path.bytes().all(|b| b.is_ascii_graphic()) {
@@ -128,7 +134,7 @@ pub(crate) fn parse_head(
     }
 
     check_target(&method, &uri)?;
-    let (body, keep_alive, expect_continue) = facts.finish(version)?;
+    let (body, keep_alive, expect_continue) = facts.finish(version, &uri)?;
     Ok(Some(Head {
         method,
         uri,
@@ -159,40 +165,151 @@ fn check_target(method: &Method, uri: &Uri) -> Result<(), Reject> {
     }
 }
 
-/// Applies the size limits to a head that is not complete yet, so a client
-/// cannot make the buffer grow without bound.
-fn partial_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
-    let line_end = memchr(b'\n', buf);
-    // "METHOD SP target SP HTTP/1.1": allow room for the method and version.
-    if line_end.is_none() && buf.len() > config.max_uri_len + 64 {
-        return Err(Reject::URI_TOO_LONG);
+/// Decides a head httparse refused: a higher HTTP/1 minor version is parsed
+/// again as 1.1, anything else is judged by `unfinished`.
+#[cold]
+#[inline(never)]
+fn refused(
+    buf: &mut BytesMut,
+    config: &Config,
+    spans: &mut Vec<HeaderSpan>,
+    error: httparse::Error,
+) -> Result<Option<Head>, Reject> {
+    let higher = match error {
+        httparse::Error::Version => higher_minor_version(&buf[..]),
+        _ => None,
+    };
+    if let Some(at) = higher {
+        // RFC 9110 §2.5, RFC 9112 §2.3: a higher minor version of HTTP/1
+        // is served as HTTP/1.1, the highest we implement. httparse knows
+        // only 1.0 and 1.1, so the digit becomes 1 (the request line is not
+        // kept, and the version reported is 1.1 anyway).
+        buf[at] = b'1';
+        return parse_head(buf, config, spans);
     }
-    if buf.len() > config.max_head_size {
-        return Err(Reject::HEAD_TOO_LARGE);
+    unfinished(&buf[..], config, Some(error)).map(|()| None)
+}
+
+/// Decides a head httparse could not finish: `Ok` to wait for more bytes,
+/// or the reject. `error` is what httparse found, if anything.
+///
+/// A limit is judged on the bytes that have arrived, so a head trickling in
+/// is refused once it is over, never read without bound. Each verdict here
+/// is also the one the whole head gets: the request line's limits are
+/// measured over the bytes httparse accepted, before its error; and a head
+/// over its size limit whose error lies past the limit is refused for its
+/// size, as it would have been had it arrived in two reads.
+#[cold]
+fn unfinished(buf: &[u8], config: &Config, error: Option<httparse::Error>) -> Result<(), Reject> {
+    line_limits(buf, config)?;
+    let limit = config.max_head_size;
+    if buf.len() <= limit {
+        return httparse_verdict(buf, error);
+    }
+    let cut = &buf[..=limit];
+    let cut_error = error.and_then(|_| probe(cut, config).err());
+    httparse_verdict(cut, cut_error).and(Err(Reject::HEAD_TOO_LARGE))
+}
+
+/// The reject for what httparse found in `buf`, or `Ok` to wait.
+fn httparse_verdict(buf: &[u8], error: Option<httparse::Error>) -> Result<(), Reject> {
+    match error {
+        None => Ok(()),
+        Some(httparse::Error::Version) => version_reject(buf).map_or(Ok(()), Err),
+        Some(e) => Err(Reject::from(e)),
+    }
+}
+
+/// Runs httparse over `buf` alone, for its verdict.
+#[inline(never)]
+fn probe(buf: &[u8], config: &Config) -> Result<httparse::Status<usize>, httparse::Error> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let slots = &mut slots[..config.max_headers.clamp(1, MAX_HEADERS)];
+    httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut httparse::Request::new(&mut []),
+        buf,
+        slots,
+    )
+}
+
+/// The request line's limits, over the bytes that have arrived: a method
+/// over `MAX_METHOD_LEN`, then a target over `max_uri_len`.
+///
+/// Each part is measured over the bytes httparse accepts in it, after the
+/// empty lines it skips, so that a byte httparse refuses ends the part here
+/// too: which error a head gets then depends on the order of its bytes, not
+/// on how many have arrived.
+fn line_limits(buf: &[u8], config: &Config) -> Result<(), Reject> {
+    let mut line = buf;
+    while let [b'\n', rest @ ..] | [b'\r', b'\n', rest @ ..] = line {
+        line = rest;
+    }
+    let method = line
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .take_while(|&&b| is_tchar(b))
+        .count();
+    // A method longer than any the server implements: 400, a bad request
+    // line (issue #9's rule; RFC 9112 §3 also allows 501). 414 is for the
+    // request-target alone.
+    if method > MAX_METHOD_LEN {
+        return Err(Reject::METHOD_TOO_LONG);
+    }
+    if method == 0 || line.get(method) != Some(&b' ') {
+        return Ok(());
+    }
+    // httparse also lets bytes over 0x7f into a target (we refuse them once
+    // the head is complete); stopping at them here can only make this limit
+    // fire later, never on bytes httparse refused.
+    let target = line[method + 1..]
+        .iter()
+        .take(config.max_uri_len + 1)
+        .take_while(|b| b.is_ascii_graphic())
+        .count();
+    // RFC 9112 §3: "A server that receives a request-target longer than any
+    // URI it wishes to parse MUST respond with a 414 (URI Too Long)".
+    if target > config.max_uri_len {
+        return Err(Reject::URI_TOO_LONG);
     }
     Ok(())
 }
 
-/// A well-formed `HTTP/x.y` of another major version (HTTP/2.0, the h2
-/// preface) gets 505; anything else, lowercase `http/1.1` included, is 400.
-/// `None` while the version is incomplete but may still become `HTTP/x.y`:
-/// httparse refuses `HTTP/2` before the line ends, and the verdict must not
-/// depend on where the input was split.
-fn version_reject(buf: &[u8]) -> Option<Reject> {
-    const SHAPE: &[u8] = b"HTTP/d.d";
+/// The HTTP-version of the request line at the front of `buf`: everything
+/// after the second space (httparse reports a version error only once it
+/// has read both), and whether the line has ended.
+fn request_version(buf: &[u8]) -> Option<(&[u8], usize, bool)> {
     let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n');
     let line = &buf[..line_end.unwrap_or(buf.len())];
-    // request-line = method SP request-target SP HTTP-version: the version
-    // is everything after the second space (httparse reports a version
-    // error only once it has read both).
     let mut spaces = line
         .iter()
         .enumerate()
         .filter(|&(_, &b)| b == b' ')
         .map(|(i, _)| i);
-    let version = match (spaces.next(), spaces.next()) {
-        (Some(_), Some(second)) => &line[second + 1..],
-        _ => return Some(Reject::bad_request("invalid HTTP version")),
+    match (spaces.next(), spaces.next()) {
+        (Some(_), Some(second)) => Some((&line[second + 1..], second + 1, line_end.is_some())),
+        _ => None,
+    }
+}
+
+/// Where the minor digit of a complete `HTTP/1.x` with x > 1 is, if the
+/// request line has one: httparse refuses those, RFC 9112 §2.3 does not.
+fn higher_minor_version(buf: &[u8]) -> Option<usize> {
+    let (version, start, ended) = request_version(buf)?;
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] if ended => Some(start + 7),
+        _ => None,
+    }
+}
+
+/// A well-formed `HTTP/x.y` of another major version (HTTP/2.0, the h2
+/// preface) gets 505; anything else, lowercase `http/1.1` and two-digit
+/// versions included, is 400. `None` while the version is incomplete but
+/// may still become `HTTP/x.y`: httparse refuses `HTTP/2` before the line
+/// ends, and the verdict must not depend on where the input was split.
+fn version_reject(buf: &[u8]) -> Option<Reject> {
+    const SHAPE: &[u8] = b"HTTP/d.d";
+    let Some((version, _, ended)) = request_version(buf) else {
+        return Some(Reject::bad_request("invalid HTTP version"));
     };
     let fits = version.len() <= SHAPE.len()
         && version.iter().zip(SHAPE).all(|(&b, &s)| {
@@ -205,7 +322,10 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     if !fits {
         return Some(Reject::bad_request("invalid HTTP version"));
     }
-    line_end?;
+    if !ended {
+        return None;
+    }
+    // A complete HTTP/1.x with x > 1 was served as 1.1 before we got here.
     Some(if version.len() < SHAPE.len() || version[5] == b'1' {
         Reject::bad_request("invalid HTTP version")
     } else {
@@ -213,20 +333,28 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
     })
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
-
-/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept;
-/// httparse tolerates a bare LF, so check every LF has its CR and every CR
-/// its LF.
+/// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept.
+/// httparse tolerates a bare LF, so check every LF has its CR. It refuses
+/// a bare CR itself (a CR anywhere must start a CRLF), so no pass looks for
+/// one: the debug assertion, on in the fuzz targets, holds it to that.
 fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
-    let bare_lf = memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r');
-    let bare_cr = memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n'));
-    if bare_lf || bare_cr {
+    debug_assert!(
+        !memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')),
+        "httparse let a bare CR through"
+    );
+    if memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r') {
         return Err(Reject::bad_request("bare CR or LF in request head"));
     }
     Ok(())
+}
+
+/// A Host field's value, as far as the framing rules care.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum HostValue {
+    #[default]
+    Valid,
+    Empty,
+    Invalid,
 }
 
 /// What the engine needs to know from the headers, gathered while the
@@ -234,7 +362,8 @@ fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
 #[derive(Debug, Default)]
 struct Facts {
     hosts: usize,
-    host_valid: bool,
+    /// What the last Host field held.
+    host: HostValue,
     content_length: Option<u64>,
     content_length_error: Option<Reject>,
     has_content_length: bool,
@@ -253,7 +382,13 @@ impl Facts {
     fn add(&mut self, name: &HeaderName, value: &[u8]) {
         if name == header::HOST {
             self.hosts += 1;
-            self.host_valid = valid_host(value);
+            self.host = if value.is_empty() {
+                HostValue::Empty
+            } else if valid_host(value) {
+                HostValue::Valid
+            } else {
+                HostValue::Invalid
+            };
         } else if name == header::CONTENT_LENGTH {
             self.has_content_length = true;
             self.add_content_length(value);
@@ -318,12 +453,26 @@ impl Facts {
 
     /// Applies the rules in a fixed order and returns the body framing,
     /// whether the connection persists, and whether 100 Continue is wanted.
-    fn finish(self, version: Version) -> Result<(BodyLength, bool, bool), Reject> {
+    fn finish(self, version: Version, uri: &Uri) -> Result<(BodyLength, bool, bool), Reject> {
         // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one valid Host.
         if version == Version::HTTP_11 {
             match self.hosts {
                 0 => return Err(Reject::bad_request("missing Host header")),
-                1 if !self.host_valid => return Err(Reject::bad_request("invalid Host header")),
+                1 if self.host == HostValue::Invalid => {
+                    return Err(Reject::bad_request("invalid Host header"));
+                }
+                // RFC 9112 §3.2: an empty Host says the target URI has no
+                // authority. An origin-form or `*` target takes its
+                // authority from Host, and the URI it names on this server
+                // is http(s), which must have a non-empty host (RFC 9110
+                // §4.2.1, "MUST reject it as invalid"; §3.3 lets the server
+                // reject it): so there an empty Host is invalid (400).
+                // Absolute- and authority-form carry their own authority,
+                // which overrides Host (RFC 9112 §3.2.2): an empty one is
+                // accepted there.
+                1 if self.host == HostValue::Empty && uri.authority().is_none() => {
+                    return Err(Reject::bad_request("empty Host header"));
+                }
                 1 => {}
                 _ => return Err(Reject::bad_request("multiple Host headers")),
             }
@@ -385,13 +534,11 @@ impl Facts {
 
 /// Host = uri-host [ ":" port ] (RFC 9110 §7.2), checked byte by byte: a
 /// bracketed IP literal or a reg-name/IPv4 of unreserved, sub-delims and
-/// percent-encoded bytes; no userinfo; a port of digits only. Empty is
-/// allowed (a target with no authority).
+/// percent-encoded bytes; no userinfo; a port of digits only. `value` is
+/// not empty (whether the target allows an empty one is decided in
+/// `finish`).
 fn valid_host(value: &[u8]) -> bool {
-    if value.is_empty() {
-        return true;
-    }
-    let (host, port) = if value[0] == b'[' {
+    let (host, port) = if value.first() == Some(&b'[') {
         let Some(end) = value.iter().position(|&b| b == b']') else {
             return false;
         };
@@ -615,6 +762,129 @@ mod tests {
         big.extend_from_slice(&vec![b'a'; 70 * 1024]);
         let err = parse_head(&mut big, &Config::default(), &mut Vec::new()).unwrap_err();
         assert_eq!(err.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+
+    #[test]
+    fn a_higher_http1_minor_version_is_served_as_http11() {
+        for input in [
+            &b"GET /x HTTP/1.2\r\nHost: a\r\n\r\n"[..],
+            b"GET /x HTTP/1.9\r\nHost: a\r\nX: y\r\n\r\n",
+            b"\r\nPOST /x HTTP/1.3\r\nHost: a\r\nContent-Length: 2\r\n\r\n",
+        ] {
+            let head = parse(input).unwrap().unwrap();
+            assert_eq!(head.version, Version::HTTP_11);
+            assert!(head.keep_alive, "{}", String::from_utf8_lossy(input));
+        }
+        // Served as 1.1, so the 1.1 rules apply.
+        assert_eq!(
+            status_of(b"GET / HTTP/1.2\r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+        let cases: &[(&[u8], u16)] = &[
+            (b"GET / HTTP/1.2 \r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.22\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.x\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.2\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/2.2\r\nHost: a\r\n\r\n", 505),
+        ];
+        for (input, want) in cases {
+            let got = status_of(input).as_u16();
+            assert_eq!(got, *want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn a_method_over_the_limit_is_400_however_it_arrives() {
+        let ok = format!("{} /x HTTP/1.1\r\nHost: a\r\n\r\n", "M".repeat(32));
+        assert_eq!(
+            parse(ok.as_bytes()).unwrap().unwrap().method.as_str().len(),
+            32
+        );
+        let long = format!("{} /x HTTP/1.1\r\nHost: a\r\n\r\n", "M".repeat(33));
+        assert_eq!(parse(long.as_bytes()).unwrap_err(), Reject::METHOD_TOO_LONG);
+        // Over the limit before a bad byte: too long; a bad byte first wins.
+        let bad_after = format!("{}@ /x HTTP/1.1\r\n\r\n", "M".repeat(40));
+        assert_eq!(
+            parse(bad_after.as_bytes()).unwrap_err(),
+            Reject::METHOD_TOO_LONG
+        );
+        let bad_first = format!("M@{} /x HTTP/1.1\r\n\r\n", "M".repeat(40));
+        assert_eq!(
+            parse(bad_first.as_bytes()).unwrap_err().reason,
+            "invalid token in request line"
+        );
+        // Before any other limit, and told before the method has ended.
+        let huge = format!("{} / HTTP/1.1\r\nHost: a\r\n\r\n", "M".repeat(100 * 1024));
+        let mut buf = BytesMut::from(huge.as_bytes());
+        let err = parse_head(&mut buf, &Config::default(), &mut Vec::new()).unwrap_err();
+        assert_eq!(err, Reject::METHOD_TOO_LONG);
+        let mut buf = BytesMut::from(&huge.as_bytes()[..40]);
+        let err = parse_head(&mut buf, &Config::default(), &mut Vec::new()).unwrap_err();
+        assert_eq!(err, Reject::METHOD_TOO_LONG);
+    }
+
+    #[test]
+    fn limits_are_judged_in_order_whatever_has_arrived() {
+        let config = Config {
+            max_uri_len: 16,
+            max_head_size: 64,
+            ..Config::default()
+        };
+        let parse_with = |input: &[u8]| {
+            let mut spans = Vec::new();
+            let whole = parse_head(&mut BytesMut::from(input), &config, &mut spans);
+            for split in 1..input.len() {
+                let mut buf = BytesMut::from(&input[..split]);
+                let got = match parse_head(&mut buf, &config, &mut spans) {
+                    Ok(None) => {
+                        buf.extend_from_slice(&input[split..]);
+                        parse_head(&mut buf, &config, &mut spans)
+                    }
+                    other => other,
+                };
+                assert_eq!(verdict(&got), verdict(&whole), "split at {split}");
+            }
+            whole.map(|_| ()).map_err(|e| (e.status.as_u16(), e.reason))
+        };
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(16));
+        assert_eq!(parse_with(long_target.as_bytes()).unwrap_err().0, 414);
+        // A long target with a bad byte inside the limit: the byte decides.
+        let bad_in_target = format!("GET /a\x01{} HTTP/1.1\r\n\r\n", "a".repeat(20));
+        assert_eq!(parse_with(bad_in_target.as_bytes()).unwrap_err().0, 400);
+        // A head over its limit with a bad byte past the limit: too large,
+        // as a read that stopped at the limit would have been told.
+        let late_bad = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\nY : 1\r\n\r\n",
+            "v".repeat(40)
+        );
+        assert_eq!(parse_with(late_bad.as_bytes()).unwrap_err().0, 431);
+        // ...and with the bad byte inside the limit, the byte decides.
+        let early_bad = format!("GET / HTTP/1.1\r\nY : 1\r\nX: {}\r\n\r\n", "v".repeat(40));
+        assert_eq!(parse_with(early_bad.as_bytes()).unwrap_err().0, 400);
+    }
+
+    #[test]
+    fn an_empty_host_is_refused_unless_the_target_has_an_authority() {
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n")
+                .unwrap_err()
+                .reason,
+            "empty Host header"
+        );
+        assert_eq!(
+            status_of(b"OPTIONS * HTTP/1.1\r\nHost: \r\n\r\n"),
+            StatusCode::BAD_REQUEST
+        );
+        let head = parse(b"GET http://a/x HTTP/1.1\r\nHost:\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.uri.host(), Some("a"));
+        let head = parse(b"CONNECT a:443 HTTP/1.1\r\nHost:\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.method, Method::CONNECT);
+        // HTTP/1.0 has no Host rules.
+        assert!(parse(b"GET / HTTP/1.0\r\nHost:\r\n\r\n").unwrap().is_some());
     }
 
     #[test]

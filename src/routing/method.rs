@@ -171,6 +171,10 @@ method_fns! {
 ///
 /// Handlers for specific methods, chained before or after, take precedence.
 ///
+/// A `CONNECT` reaches it only with an origin-form target at this path
+/// (`CONNECT /path`); the usual `CONNECT host:port` names no path, matches
+/// no route, and is answered `501` (see [`Router`](crate::Router)).
+///
 /// # Examples
 ///
 /// ```

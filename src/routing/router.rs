@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use super::method::MethodRouter;
 use super::params::{PathParams, param_names};
@@ -27,6 +27,11 @@ use crate::{Request, Response};
 /// A request whose path matches no route gets the [fallback](Self::fallback),
 /// by default `404 Not Found` with the body `not found`. A path that matches
 /// but whose method has no handler gets `405` (see [`MethodRouter`]).
+/// `CONNECT` is the exception: it names a host to tunnel to, not a path
+/// (`CONNECT example.com:443`), so it matches no route, and the fallback
+/// never answers it: it gets `501 Not Implemented`. A route whose
+/// [`any`](crate::routing::any) handler is at the path of an origin-form
+/// `CONNECT /path` still gets that request.
 ///
 /// `S` is the state the handlers need. [`with_state`](Self::with_state)
 /// provides it and turns the router into a `Router<()>`, which is the only
@@ -70,6 +75,9 @@ pub struct Router<S = ()> {
     routes: Vec<RouteEntry<S>>,
     fallback: Option<Fallback<S>>,
     nested_fallbacks: NestedFallbacks<S>,
+    /// Refuses a `CONNECT` no route takes, once a middleware wraps the
+    /// router, so that answer passes through it too. `None` until then.
+    connect: Option<Endpoint<S>>,
 }
 
 /// The handler for paths that match no route.
@@ -82,6 +90,20 @@ struct Fallback<S> {
 
 async fn not_found() -> crate::Response {
     plain_text(StatusCode::NOT_FOUND, "not found")
+}
+
+/// RFC 9110 §9.3.6: CONNECT asks for a tunnel, and a 2xx answer turns the
+/// connection into one, which the engine cannot do. A fallback answers the
+/// paths no route has, not a method it never asked for, so a CONNECT no
+/// route takes is refused. 501, because §15.6.2 gives it for a method the
+/// server supports for no resource; 405 would need an `Allow` listing a
+/// resource's methods, and an authority-form target names no resource.
+fn connect_refused() -> crate::Response {
+    plain_text(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported")
+}
+
+async fn connect_handler() -> crate::Response {
+    connect_refused()
 }
 
 struct RouteEntry<S> {
@@ -122,6 +144,7 @@ where
                 matcher: matchit::Router::new(),
                 entries: Vec::new(),
             },
+            connect: None,
         }
     }
 
@@ -264,13 +287,17 @@ where
         for (prefix, fallback) in other.nested_fallbacks.entries {
             self.nested_fallbacks.add(prefix.into(), fallback);
         }
+        if self.connect.is_none() {
+            self.connect = other.connect;
+        }
         self
     }
 
     /// Sets the handler for requests whose path matches no route, replacing
     /// the default `404 Not Found` (and any earlier fallback).
     ///
-    /// The fallback sees every method and no path parameters.
+    /// The fallback sees every method but `CONNECT` (see the
+    /// [`Router`] docs), and no path parameters.
     ///
     /// # Examples
     ///
@@ -354,6 +381,11 @@ where
             .into_iter()
             .map(|(prefix, fallback)| (prefix, fallback.layer(&layer)))
             .collect();
+        let connect = self
+            .connect
+            .take()
+            .unwrap_or_else(|| Endpoint::new(connect_handler));
+        self.connect = Some(connect.layer(&layer));
         self
     }
 
@@ -367,6 +399,9 @@ where
         let nested = self.nested_fallbacks.entries.iter_mut().map(|(_, f)| f);
         for fallback in fallbacks.chain(nested) {
             fallback.endpoint.enter_level();
+        }
+        if let Some(connect) = &mut self.connect {
+            connect.enter_level();
         }
         self
     }
@@ -430,6 +465,7 @@ where
                 matcher: self.nested_fallbacks.matcher,
                 entries,
             },
+            connect: self.connect.map(|connect| connect.with_state(&state)),
         }
     }
 
@@ -479,6 +515,12 @@ where
                 req.extensions_mut().insert(params);
             }
             return entry.methods.call(req, state);
+        }
+        if req.method() == Method::CONNECT {
+            return match &self.connect {
+                Some(connect) => CallFuture::handler(connect.call(req, state)),
+                None => CallFuture::ready(connect_refused()),
+            };
         }
         let fallback = self
             .nested_fallbacks
@@ -639,6 +681,7 @@ impl<S> Clone for Router<S> {
                 matcher: self.nested_fallbacks.matcher.clone(),
                 entries: self.nested_fallbacks.entries.clone(),
             },
+            connect: self.connect.clone(),
         }
     }
 }
@@ -872,6 +915,68 @@ mod tests {
                 ("DELETE", "/else", 418, None, "outer DELETE"),
             ],
         );
+    }
+
+    #[test]
+    fn connect_reaches_only_a_route_that_takes_it() {
+        let api = Router::new().fallback(|| async { "api fallback" });
+        let router = Router::new()
+            .route(
+                "/tunnel",
+                any(|m: Method| async move { format!("any {m}") }),
+            )
+            .route("/", text("root"))
+            .nest("/api", api)
+            .fallback(|| async { "fallback" });
+        run(
+            &router,
+            &[
+                (
+                    "CONNECT",
+                    "example.com:443",
+                    501,
+                    None,
+                    "CONNECT is not supported",
+                ),
+                ("CONNECT", "/nope", 501, None, "CONNECT is not supported"),
+                ("CONNECT", "/api/x", 501, None, "CONNECT is not supported"),
+                (
+                    "CONNECT",
+                    "/",
+                    405,
+                    Some("GET, HEAD, OPTIONS"),
+                    "method not allowed",
+                ),
+                ("CONNECT", "/tunnel", 200, None, "any CONNECT"),
+                ("GET", "/nope", 200, None, "fallback"),
+                ("GET", "/api/x", 200, None, "api fallback"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_refused_connect_passes_through_middleware() {
+        let tag = |name: &'static str| {
+            crate::middleware::from_fn(
+                move |req: Request, next: crate::middleware::Next| async move {
+                    let mut res = next.run(req).await;
+                    res.headers_mut()
+                        .append("x-seen", http::HeaderValue::from_static(name));
+                    res
+                },
+            )
+        };
+        let inner = Router::new().route("/", text("root")).layer(tag("inner"));
+        let router = Router::new().merge(inner).layer(tag("outer"));
+        let req = Request::builder()
+            .method(Method::CONNECT)
+            .uri("example.com:443")
+            .body(Body::empty())
+            .unwrap();
+        let res = block_on(router.handle(req));
+        assert_eq!(res.status(), StatusCode::NOT_IMPLEMENTED);
+        let seen: Vec<_> = res.headers().get_all("x-seen").iter().collect();
+        assert_eq!(seen, ["inner", "outer"]);
     }
 
     #[test]

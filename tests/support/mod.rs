@@ -302,6 +302,33 @@ impl Client {
         got
     }
 
+    /// Returns whether the server has closed the connection (end of stream
+    /// or reset), waiting at most `wait` for it; bytes that arrive instead
+    /// are kept for the next response.
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let closed = match self.stream.read(&mut chunk) {
+            Ok(0) => true,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => panic!("read failed: {e}"),
+        };
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        closed
+    }
+
     /// Reads until the server closes the connection, returning what came.
     pub fn read_to_close(&mut self) -> Vec<u8> {
         while self.fill() > 0 {}

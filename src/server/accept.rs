@@ -1,0 +1,344 @@
+//! The accept loops behind [`Server`](super::Server): admitting connections
+//! under the limit, serving each in its own task, and a worker's part of the
+//! graceful shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use event_listener::EventListener;
+use futures_lite::{FutureExt, future};
+use tramline_rt::{Listener, Runtime};
+
+use super::{Bound, BoxFuture};
+use crate::http1::{self, serve_connection};
+use crate::service::Service;
+use crate::shutdown::{ConnGuard, Signal};
+
+/// Pause after an accept error such as `EMFILE`, so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At the connection limit, how long to wait for an evicted idle connection
+/// to close before evicting another.
+const EVICT_WAIT: Duration = Duration::from_millis(100);
+/// At the connection limit with no idle connection, how often to look for
+/// one that has gone idle since.
+const IDLE_RECHECK: Duration = Duration::from_millis(50);
+/// At shutdown, how long the accept queue must stay empty (or, where new
+/// connections cannot be held off, how long it is drained at all) before
+/// the listener is closed.
+const ACCEPT_DRAIN: Duration = Duration::from_millis(5);
+/// The longest the accept queue is drained once new connections are held
+/// off.
+const ACCEPT_DRAIN_MAX: Duration = Duration::from_millis(500);
+
+/// What every accept loop of one server shares.
+pub(super) struct Shared<S> {
+    pub(super) service: Arc<S>,
+    pub(super) config: Arc<http1::Config>,
+    pub(super) signal: Arc<Signal>,
+    pub(super) grace: Duration,
+    pub(super) max_connections: usize,
+    /// The user's shutdown future, polled by the first worker.
+    pub(super) shutdown: Mutex<Option<BoxFuture>>,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<crate::tls::TlsConfig>,
+}
+
+/// Runs one worker: its accept loop and then its part of the shutdown. The
+/// first worker also watches the user's shutdown future.
+pub(super) async fn worker<R: Runtime, S: Service>(
+    rt: R,
+    bound: Bound,
+    shared: Arc<Shared<S>>,
+    first: bool,
+) -> io::Result<()> {
+    let user = if first {
+        shared.shutdown.lock().ok().and_then(|mut f| f.take())
+    } else {
+        None
+    };
+    let signal = shared.signal.clone();
+    let watch_user = async move {
+        if let Some(user) = user {
+            user.await;
+            signal.trigger();
+        }
+        future::pending::<io::Result<()>>().await
+    };
+    let serve = async {
+        match bound {
+            Bound::Tcp(l) => {
+                // The same socket, kept to shut its door at shutdown.
+                let door = l.try_clone()?;
+                accept_loop(&rt, rt.listener(l)?, Some(door), &shared).await;
+            }
+            #[cfg(unix)]
+            Bound::Unix(l) => accept_loop(&rt, rt.unix_listener(l)?, None, &shared).await,
+        }
+        finish(&rt, &shared).await;
+        Ok(())
+    };
+    future::or(serve, watch_user).await
+}
+
+async fn accept_loop<R: Runtime, L: Listener, S: Service>(
+    rt: &R,
+    mut listener: L,
+    door: Option<StdTcpListener>,
+    shared: &Arc<Shared<S>>,
+) {
+    let signal = &shared.signal;
+    let mut stop = signal.listen();
+    while !signal.is_triggered() {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            (&mut stop).await;
+            None
+        })
+        .await;
+        let (stream, peer) = match accepted {
+            None => break,
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) if is_transient(&e) => continue,
+            Some(Err(e)) => {
+                // EMFILE and friends: back off instead of spinning; the
+                // connections that hold the descriptors will finish.
+                tracing::error!(error = %e, "accept failed; backing off");
+                rt.sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Some(open) = admit(rt, signal, shared.max_connections, &mut stop).await else {
+            break;
+        };
+        spawn_connection(rt, stream, peer, open, shared);
+    }
+    // Connections the kernel has completed but we have not accepted would
+    // be reset by the close, after the client may have sent a request on
+    // them (a proxy does not retry a POST it sent): take them in first, and
+    // answer them with `Connection: close`, over the limit if need be.
+    // Where the door can be shut (new SYNs dropped, so the client retries
+    // and is refused once the listener is closed), take them until the
+    // queue stays empty; elsewhere for a bounded time only, since a proxy
+    // under load keeps connecting and only a closed listener stops it.
+    let shut = door.as_ref().is_some_and(shut_the_door);
+    let started = std::time::Instant::now();
+    let limit = if shut { ACCEPT_DRAIN_MAX } else { ACCEPT_DRAIN };
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let quiet = if shut { left.min(ACCEPT_DRAIN) } else { left };
+        let next = future::or(async { Some(listener.accept().await) }, async {
+            rt.sleep(quiet).await;
+            None
+        })
+        .await;
+        match next {
+            Some(Ok((stream, peer))) => {
+                spawn_connection(rt, stream, peer, signal.open_connection(), shared);
+            }
+            Some(Err(e)) if is_transient(&e) => {}
+            Some(Err(_)) | None => break,
+        }
+    }
+    drop(door);
+    // Dropping the listener closes it: new connections are refused, so a
+    // proxy sends them to another instance.
+    drop(listener);
+}
+
+/// Serves one accepted connection in a task of its own, until it ends or the
+/// shutdown deadline cancels it.
+fn spawn_connection<R: Runtime, S: Service, St>(
+    rt: &R,
+    stream: St,
+    peer: SocketAddr,
+    open: ConnGuard,
+    shared: &Arc<Shared<S>>,
+) where
+    St: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    let (service, timer) = (shared.service.clone(), rt.clone());
+    let (config, signal) = (shared.config.clone(), shared.signal.clone());
+    #[cfg(feature = "tls")]
+    let tls = shared.tls.clone();
+    let conn = async move {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            let conn = serve_tls(
+                tls,
+                stream,
+                peer,
+                service,
+                timer,
+                config,
+                signal,
+                open.slot(),
+            );
+            if !open.cancellable(conn).await {
+                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+            }
+            return;
+        }
+        let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
+        if !open.cancellable(conn).await {
+            tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+        }
+    };
+    // The engine catches handler panics; this is the last line, so that
+    // no panic reaches an executor thread on any runtime.
+    rt.spawn(async move {
+        if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
+            tracing::error!(%peer, "connection task panicked; connection dropped");
+        }
+    });
+}
+
+/// Runs the TLS handshake under its timeout, then serves HTTP on the
+/// encrypted stream. A handshake that fails or times out closes the
+/// connection (the caller's guard then frees its place).
+#[cfg(feature = "tls")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls<R: Runtime, IO, S: Service>(
+    tls: crate::tls::TlsConfig,
+    stream: IO,
+    peer: SocketAddr,
+    service: Arc<S>,
+    timer: R,
+    config: Arc<http1::Config>,
+    signal: Arc<Signal>,
+    slot: &crate::shutdown::Slot,
+) where
+    IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send,
+{
+    let timeout = tls.handshake_timeout_value();
+    let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
+        timer.sleep(timeout).await;
+        None
+    });
+    match handshake.await {
+        Some(Ok(stream)) => {
+            serve_connection(stream, peer, service, timer, config, signal, slot).await;
+        }
+        Some(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed; connection closed")
+        }
+        None => tracing::debug!(%peer, ?timeout, "TLS handshake timed out; connection closed"),
+    }
+}
+
+/// Claims a place for a new connection. At the limit, asks the connection
+/// idle longest to close and waits for room; with none idle, waits for any
+/// to close (back-pressure). `None` if the server shuts down meanwhile.
+async fn admit<R: Runtime>(
+    rt: &R,
+    signal: &Arc<Signal>,
+    max: usize,
+    stop: &mut EventListener,
+) -> Option<ConnGuard> {
+    loop {
+        if let Some(open) = signal.try_admit(max) {
+            return Some(open);
+        }
+        if signal.is_triggered() {
+            return None;
+        }
+        let evicted = signal.evict_oldest_idle();
+        // Without an idle connection to close, look again now and then: a
+        // busy one may have gone idle.
+        let wait = if evicted { EVICT_WAIT } else { IDLE_RECHECK };
+        let room = async {
+            future::or(signal.below(max), rt.sleep(wait)).await;
+            true
+        };
+        if !future::or(room, async {
+            (&mut *stop).await;
+            false
+        })
+        .await
+        {
+            return None;
+        }
+    }
+}
+
+/// The end of a worker's shutdown: waits for the connections to finish,
+/// cancels those still open at the deadline, and returns once none is left.
+async fn finish<R: Runtime, S: Service>(rt: &R, shared: &Shared<S>) {
+    let signal = &shared.signal;
+    let elapsed = signal
+        .triggered_at()
+        .map_or(Duration::ZERO, |at| at.elapsed());
+    let left = shared.grace.saturating_sub(elapsed);
+    let drained = async {
+        signal.drained().await;
+        true
+    };
+    let deadline = async {
+        rt.sleep(left).await;
+        false
+    };
+    if !future::or(drained, deadline).await {
+        let cut = signal.cancel_all();
+        if cut > 0 {
+            tracing::warn!(
+                connections = cut,
+                grace = ?shared.grace,
+                "shutdown deadline passed; cancelling the connections still open"
+            );
+        }
+        signal.drained().await;
+    }
+}
+
+/// Holds new connections off a listening TCP socket, while those already in
+/// its queue can still be accepted: a socket filter that drops segments
+/// with SYN set and ACK clear, so a new client's handshake waits for its
+/// SYN retransmission, which a closed listener then refuses (a proxy
+/// retries a refused connection elsewhere). Handshakes already under way
+/// complete. Returns whether the filter is in place (Linux only).
+fn shut_the_door(listener: &StdTcpListener) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use socket2::SockFilter;
+        // Classic BPF over the TCP header (where a TCP socket's filter
+        // starts): A = flags byte; drop if (A & (SYN|ACK)) == SYN.
+        const LDB_ABS: u16 = 0x30;
+        const AND_K: u16 = 0x54;
+        const JEQ_K: u16 = 0x15;
+        const RET_K: u16 = 0x06;
+        let program = [
+            SockFilter::new(LDB_ABS, 0, 0, 13),
+            SockFilter::new(AND_K, 0, 0, 0x12),
+            SockFilter::new(JEQ_K, 0, 1, 0x02),
+            SockFilter::new(RET_K, 0, 0, 0),
+            SockFilter::new(RET_K, 0, 0, u32::MAX),
+        ];
+        match socket2::SockRef::from(listener).attach_filter(&program) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot hold new connections off at shutdown");
+                false
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = listener;
+        false
+    }
+}
+
+/// Errors about one failed connection, not about the listener.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
