@@ -121,6 +121,24 @@ async fn two_servers_run_side_by_side_on_one_runtime() {
     assert_eq!(client.join().unwrap(), ("a".to_owned(), "b".to_owned()));
 }
 
+/// A per-core runtime binds a listener per worker; `run` must serve all of
+/// them, or the connections the kernel hands the others wait forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_every_listener_of_a_per_core_runtime() {
+    let mut server = Server::bind_with(tramline_tokio::TokioLocal::new(2), "127.0.0.1:0").unwrap();
+    server.handle_signals(false);
+    let (addr, handle) = (server.local_addr(), server.handle());
+    let client = std::thread::spawn(move || {
+        let answered = (0..20)
+            .filter(|_| Client::connect(addr).roundtrip(REQUEST).status == 200)
+            .count();
+        handle.shutdown();
+        answered
+    });
+    server.run(thread_app()).await.unwrap();
+    assert_eq!(client.join().unwrap(), 20);
+}
+
 fn serves_a_listener_made_elsewhere<R: Runtime>(rt: R) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -129,6 +129,30 @@ pub struct Server<R> {
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type BoxWorker = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+/// Runs every worker to completion and returns the first error.
+async fn join_all(mut workers: Vec<BoxWorker>) -> io::Result<()> {
+    let mut result = Ok(());
+    std::future::poll_fn(|cx| {
+        workers.retain_mut(|w| match w.as_mut().poll(cx) {
+            std::task::Poll::Ready(outcome) => {
+                if result.is_ok() {
+                    result = outcome;
+                }
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if workers.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    result
+}
 
 /// The listening sockets, one per worker of the runtime.
 enum Listen {
@@ -570,9 +594,9 @@ impl<R: Runtime> Server<R> {
     /// It works inside `#[tokio::main]` (with [`crate::rt::Tokio`], which
     /// [`Server::bind`] picks up from the caller), under `smol::block_on`
     /// and under `async_std::main`; several servers can run side by side in
-    /// one task (`futures_lite::future::zip`) or be spawned. One accept loop
-    /// serves every connection, on a per-core runtime too: thread-per-core
-    /// serving is [`Server::serve`]'s.
+    /// one task (`futures_lite::future::zip`) or be spawned. On a per-core
+    /// runtime every worker's listener is served from the awaiting task's
+    /// thread: thread-per-core serving is [`Server::serve`]'s.
     ///
     /// # Errors
     ///
@@ -594,12 +618,19 @@ impl<R: Runtime> Server<R> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn run(self, app: Router) -> impl Future<Output = io::Result<()>> + Send {
-        let (runtime, mut workers, shared, watch) = self.start(Arc::new(app));
+        let (runtime, workers, shared, watch) = self.start(Arc::new(app));
         async move {
             let _watch = watch?;
-            let bound = workers.remove(0);
-            let rt = runtime.clone();
-            runtime.drive(worker(rt, bound, shared, true)).await
+            // A per-core runtime bound one listener per worker: all are
+            // served here, or connections the kernel hands the others wait.
+            let loops: Vec<BoxWorker> = workers
+                .into_iter()
+                .enumerate()
+                .map(|(i, bound)| {
+                    Box::pin(worker(runtime.clone(), bound, shared.clone(), i == 0)) as BoxWorker
+                })
+                .collect();
+            runtime.drive(join_all(loops)).await
         }
     }
 
