@@ -128,6 +128,11 @@ fn bench_server_on_smol() {
 }
 
 #[test]
+fn bench_server_on_smol_local() {
+    answers_every_route("smol-local");
+}
+
+#[test]
 fn bench_server_on_async_std() {
     answers_every_route("async-std");
 }
