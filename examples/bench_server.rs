@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release --example bench_server -- \
-//!     --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P>
+//!     --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> \
+//!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]
 //! ```
 //!
 //! It prints `listening on 127.0.0.1:<P>` once it accepts connections; a
@@ -11,7 +12,9 @@
 //! of `--port`. On
 //! SIGTERM or SIGINT it shuts down gracefully (see `tramline::Server`) and
 //! exits 0; `--grace-ms` and `--drain-idle-ms` set the shutdown's deadline
-//! and idle drain window.
+//! and idle drain window. With `--tls-cert` and `--tls-key` (the `tls`
+//! feature: `--features tls`) every route is served over HTTPS instead, on
+//! the same port.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Write};
@@ -123,6 +126,10 @@ struct Args {
     port: u16,
     grace: Option<Duration>,
     drain_idle: Option<Duration>,
+    /// `--tls-cert` and `--tls-key`: serve HTTPS with these PEM files
+    /// (always `None` without the `tls` feature).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    tls: Option<(String, String)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -132,7 +139,9 @@ fn parse_args() -> Result<Args, String> {
         port: 8080,
         grace: None,
         drain_idle: None,
+        tls: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -151,9 +160,22 @@ fn parse_args() -> Result<Args, String> {
             }
             "--grace-ms" => args.grace = Some(millis(&flag, &value)?),
             "--drain-idle-ms" => args.drain_idle = Some(millis(&flag, &value)?),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
+    args.tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) if cfg!(feature = "tls") => Some((cert, key)),
+        (Some(_), Some(_)) => {
+            return Err(
+                "--tls-cert needs the `tls` feature: cargo run --features tls --example bench_server"
+                    .into(),
+            );
+        }
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     Ok(args)
 }
 
@@ -174,6 +196,11 @@ fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
     if let Some(window) = args.drain_idle {
         server.drain_idle(window);
     }
+    // parse_args refuses the TLS flags without the feature.
+    #[cfg(feature = "tls")]
+    if let Some((cert, key)) = &args.tls {
+        server.tls(tramline::tls::TlsConfig::from_pem_files(cert, key)?);
+    }
     println!("listening on {}", server.local_addr());
     io::stdout().flush()?;
     server.serve(app(rt))
@@ -184,7 +211,7 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS]"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]"
             );
             std::process::exit(2);
         }

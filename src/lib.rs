@@ -47,6 +47,9 @@ mod service;
 mod shutdown;
 mod signals;
 pub mod test;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use body::Body;
 pub use error::{BodyError, BoxError};

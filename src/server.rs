@@ -138,6 +138,8 @@ pub struct Server<R> {
     signal: Arc<Signal>,
     handle_signals: bool,
     shutdown: Option<BoxFuture>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -325,6 +327,8 @@ impl<R: Runtime> Server<R> {
             signal: Arc::default(),
             handle_signals: true,
             shutdown: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -466,6 +470,34 @@ impl<R: Runtime> Server<R> {
     /// once.
     pub fn drain_idle(&mut self, window: Duration) -> &mut Self {
         self.config.drain_idle = window;
+        self
+    }
+
+    /// Serves every connection over TLS with `config`: certificate, ALPN and
+    /// handshake timeout.
+    ///
+    /// The handshake runs in the connection's own task, bounded by
+    /// [`TlsConfig::handshake_timeout`](crate::tls::TlsConfig::handshake_timeout);
+    /// a connection whose handshake fails or times out is closed and logged
+    /// at debug level. It counts against [`Server::max_connections`] from
+    /// the moment it is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tramline::tls::TlsConfig;
+    /// use tramline::{Router, Server, routing::get};
+    ///
+    /// let app = Router::new().route("/", get(|| async { "Hello over TLS" }));
+    /// let mut server = Server::bind("127.0.0.1:8443")?;
+    /// server.tls(TlsConfig::from_pem_files("cert.pem", "key.pem")?);
+    /// server.serve(app)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&mut self, config: crate::tls::TlsConfig) -> &mut Self {
+        self.tls = Some(config);
         self
     }
 
@@ -627,6 +659,8 @@ impl<R: Runtime> Server<R> {
             grace: self.grace,
             max_connections: self.max_connections,
             shutdown: Mutex::new(self.shutdown),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         });
         (self.runtime, self.listen.into_workers(), shared, watch)
     }
@@ -641,6 +675,8 @@ struct Shared<S> {
     max_connections: usize,
     /// The user's shutdown future, polled by the first worker.
     shutdown: Mutex<Option<BoxFuture>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 /// Runs one worker: its accept loop and then its part of the shutdown. The
@@ -760,7 +796,26 @@ fn spawn_connection<R: Runtime, S: Service, St>(
 {
     let (service, timer) = (shared.service.clone(), rt.clone());
     let (config, signal) = (shared.config.clone(), shared.signal.clone());
+    #[cfg(feature = "tls")]
+    let tls = shared.tls.clone();
     let conn = async move {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            let conn = serve_tls(
+                tls,
+                stream,
+                peer,
+                service,
+                timer,
+                config,
+                signal,
+                open.slot(),
+            );
+            if !open.cancellable(conn).await {
+                tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
+            }
+            return;
+        }
         let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
         if !open.cancellable(conn).await {
             tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
@@ -773,6 +828,39 @@ fn spawn_connection<R: Runtime, S: Service, St>(
             tracing::error!(%peer, "connection task panicked; connection dropped");
         }
     });
+}
+
+/// Runs the TLS handshake under its timeout, then serves HTTP on the
+/// encrypted stream. A handshake that fails or times out closes the
+/// connection (the caller's guard then frees its place).
+#[cfg(feature = "tls")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls<R: Runtime, IO, S: Service>(
+    tls: crate::tls::TlsConfig,
+    stream: IO,
+    peer: SocketAddr,
+    service: Arc<S>,
+    timer: R,
+    config: Arc<http1::Config>,
+    signal: Arc<Signal>,
+    slot: &crate::shutdown::Slot,
+) where
+    IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send,
+{
+    let timeout = tls.handshake_timeout_value();
+    let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
+        timer.sleep(timeout).await;
+        None
+    });
+    match handshake.await {
+        Some(Ok(stream)) => {
+            serve_connection(stream, peer, service, timer, config, signal, slot).await;
+        }
+        Some(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed; connection closed")
+        }
+        None => tracing::debug!(%peer, ?timeout, "TLS handshake timed out; connection closed"),
+    }
 }
 
 /// Claims a place for a new connection. At the limit, asks the connection

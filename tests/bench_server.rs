@@ -1,6 +1,11 @@
 //! The `bench_server` example's contract, checked with curl against the real
 //! binary on every runtime: the command line, the `listening on` line, and
-//! every route's answer.
+//! every route's answer, over plain HTTP and (with the `tls` feature) over
+//! HTTPS with a certificate made at test time.
+
+#[cfg(feature = "tls")]
+#[path = "support/certs.rs"]
+mod certs;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -21,12 +26,21 @@ fn example_binary() -> PathBuf {
 struct BenchServer {
     child: Child,
     port: u16,
+    /// Over HTTPS: the CA file curl is to trust.
+    ca: Option<PathBuf>,
 }
 
 impl BenchServer {
     fn start(runtime: &str) -> Self {
+        Self::start_with(runtime, &[], None)
+    }
+
+    /// Starts it with `extra` arguments; `ca` makes curl use HTTPS and
+    /// trust that CA.
+    fn start_with(runtime: &str, extra: &[&str], ca: Option<PathBuf>) -> Self {
         let mut child = Command::new(example_binary())
             .args(["--runtime", runtime, "--workers", "2", "--port", "0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("run the bench_server example (cargo test builds it)");
@@ -40,21 +54,30 @@ impl BenchServer {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .unwrap();
-        Self { child, port }
+        Self { child, port, ca }
     }
 
     /// Runs curl and returns (status, content-type, body).
     fn curl(&self, args: &[&str], path: &str) -> (u16, String, String) {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "10",
-                "-w",
-                "\n%{http_code} %{content_type}",
-            ])
-            .args(args)
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-w",
+            "\n%{http_code} %{content_type}",
+        ])
+        .args(args);
+        match &self.ca {
+            Some(ca) => cmd
+                .arg("--cacert")
+                .arg(ca)
+                .arg("--resolve")
+                .arg(format!("localhost:{}:127.0.0.1", self.port))
+                .arg(format!("https://localhost:{}{path}", self.port)),
+            None => cmd.arg(format!("http://127.0.0.1:{}{path}", self.port)),
+        };
+        let out = cmd
             .output()
             .expect("curl must be installed (.ci/run installs it)");
         assert!(
@@ -77,7 +100,10 @@ impl Drop for BenchServer {
 }
 
 fn answers_every_route(runtime: &str) {
-    let server = BenchServer::start(runtime);
+    check_every_route(&BenchServer::start(runtime));
+}
+
+fn check_every_route(server: &BenchServer) {
     let (code, ctype, body) = server.curl(&[], "/plaintext");
     assert_eq!(
         (code, ctype.as_str(), body.as_str()),
@@ -145,4 +171,92 @@ fn bench_server_rejects_an_unknown_runtime() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime"));
+}
+
+/// The same routes over HTTPS: `--tls-cert` and `--tls-key` with a
+/// certificate for `localhost` signed by a CA made here.
+#[cfg(feature = "tls")]
+fn answers_every_route_over_https(runtime: &str) {
+    let ca = certs::TestCa::new("bench-server-tls");
+    let leaf = ca.leaf("bench server");
+    let (cert, key) = (
+        leaf.cert_path.to_str().unwrap(),
+        leaf.key_path.to_str().unwrap(),
+    );
+    let server = BenchServer::start_with(
+        runtime,
+        &["--tls-cert", cert, "--tls-key", key],
+        Some(ca.ca_path()),
+    );
+    check_every_route(&server);
+    // Plain HTTP is not served on the TLS port.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{}/plaintext", server.port))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "plain HTTP answered on the TLS port");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_tokio() {
+    answers_every_route_over_https("tokio");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_tokio_local() {
+    answers_every_route_over_https("tokio-local");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_smol() {
+    answers_every_route_over_https("smol");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_smol_local() {
+    answers_every_route_over_https("smol-local");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_async_std() {
+    answers_every_route_over_https("async-std");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_reports_a_bad_certificate_file() {
+    let out = Command::new(example_binary())
+        .args(["--runtime", "tokio", "--workers", "1", "--port", "0"])
+        .args([
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/cert.pem"), "{stderr}");
+}
+
+/// Without the `tls` feature the TLS flags are refused with a message that
+/// says how to get them.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn bench_server_without_tls_says_which_feature() {
+    let out = Command::new(example_binary())
+        .args(["--runtime", "tokio", "--workers", "1", "--port", "0"])
+        .args(["--tls-cert", "cert.pem", "--tls-key", "key.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`tls` feature"), "{stderr}");
 }

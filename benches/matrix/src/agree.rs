@@ -53,6 +53,7 @@ pub fn plaintext(
                 duration,
                 script: "",
                 cpus: load_cpus,
+                tls: false,
             },
             scratch,
         )?;

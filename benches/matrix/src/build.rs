@@ -71,14 +71,14 @@ fn build(args: &[&str]) -> io::Result<Vec<(String, PathBuf)>> {
     Ok(made)
 }
 
-/// Builds `examples/bench_server.rs` (release unless `debug`) and returns
-/// its path.
+/// Builds `examples/bench_server.rs` (release unless `debug`) with the
+/// `tls` feature, for the TLS workload, and returns its path.
 ///
 /// # Errors
 ///
 /// Returns an error if the build fails.
 pub fn bench_server(debug: bool) -> io::Result<PathBuf> {
-    let mut args = vec!["--example", "bench_server"];
+    let mut args = vec!["--example", "bench_server", "--features", "tls"];
     if !debug {
         args.push("--release");
     }

@@ -15,6 +15,7 @@ pub mod matrix;
 pub mod proc;
 pub mod report;
 pub mod server;
+pub mod tls;
 pub mod workload;
 pub mod wrk;
 

@@ -210,7 +210,13 @@ fn run(cli: Cli) -> io::Result<()> {
         eprintln!("warning: taskset is not on PATH; servers run unpinned");
     }
     let workloads = if cli.workloads.is_empty() {
-        Workload::ALL.to_vec()
+        let (run, skip): (Vec<_>, Vec<_>) = Workload::ALL
+            .into_iter()
+            .partition(|w| use_wrk || !w.needs_wrk());
+        for w in skip {
+            eprintln!("note: {w} skipped: it needs wrk (the built-in generator speaks no TLS)");
+        }
+        run
     } else {
         cli.workloads.clone()
     };
@@ -319,8 +325,9 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
     };
     if let Some(w) = workloads
         .iter()
-        .find(|w| matches!(w, Workload::CpuMix | Workload::Idle))
+        .find(|w| matches!(w, Workload::CpuMix | Workload::Idle) || w.tls())
     {
+        // The counting client speaks plain HTTP only.
         return Err(io::Error::other(format!("{w} has no per-request count")));
     }
     let plan = CountPlan {

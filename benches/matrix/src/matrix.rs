@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::loadgen::{self, Client, Load};
 use crate::proc;
 use crate::server::{Launch, Server, Target};
+use crate::tls::{self, CertFiles};
 use crate::workload::{Preset, Timing, Workload};
 use crate::wrk::{self, WrkLoad};
 
@@ -196,6 +197,20 @@ impl Cell {
     }
 }
 
+/// The columns of one row: over TLS, bench_server with `--tls-cert`, and
+/// no peers (they are not set up for TLS; their cells stay empty).
+fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec<Target> {
+    match cert.filter(|_| workload.tls()) {
+        Some(cert) => plan
+            .targets
+            .iter()
+            .filter(|t| !t.peer)
+            .map(|t| t.with_tls(cert))
+            .collect(),
+        None => plan.targets.clone(),
+    }
+}
+
 /// Runs the matrix and returns its cells, workload by workload.
 ///
 /// Within a workload every target gets a fresh server (idle: one per run);
@@ -206,11 +221,30 @@ impl Cell {
 /// # Errors
 ///
 /// Returns the first error that stops a cell: a server that does not start
-/// or a load generator that cannot connect.
+/// or a load generator that cannot connect; and, before measuring anything,
+/// a workload that needs wrk in a plan without it.
 pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
+    if let Some(w) = plan
+        .workloads
+        .iter()
+        .find(|w| w.needs_wrk() && !plan.use_wrk)
+    {
+        return Err(io::Error::other(format!(
+            "{w} needs wrk: the built-in generator speaks no TLS"
+        )));
+    }
+    let cert = if plan.workloads.iter().any(|w| w.tls()) {
+        Some(tls::generate(&plan.scratch)?)
+    } else {
+        None
+    };
     let t = plan.timing;
     let steps_per_cell = t.runs as u64 + u64::from(!t.warmup.is_zero());
-    let total = plan.workloads.len() as u64 * plan.targets.len() as u64 * steps_per_cell;
+    let total: u64 = plan
+        .workloads
+        .iter()
+        .map(|&w| row_targets(plan, w, cert.as_ref()).len() as u64 * steps_per_cell)
+        .sum();
     let bar = if plan.progress {
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(
@@ -231,19 +265,19 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
 
     let mut cells = Vec::new();
     for &workload in &plan.workloads {
+        let targets = row_targets(plan, workload, cert.as_ref());
         let gen_name = if plan.use_wrk && workload.wrk_capable() {
             "wrk"
         } else {
             "builtin"
         };
-        let mut row: Vec<Cell> = plan
-            .targets
+        let mut row: Vec<Cell> = targets
             .iter()
             .map(|target| Cell::new(workload, target, gen_name))
             .collect();
         if workload == Workload::Idle {
             for run in 0..t.runs {
-                for (target, cell) in plan.targets.iter().zip(&mut row) {
+                for (target, cell) in targets.iter().zip(&mut row) {
                     bar.set_message(format!("{workload} / {} (run {})", target.name, run + 1));
                     let server = Server::start(target, &launch)?;
                     cell.runs.push(measure_idle(plan, &server)?);
@@ -253,23 +287,22 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
                 }
             }
             if !t.warmup.is_zero() {
-                bar.inc(plan.targets.len() as u64); // idle has no warm-up
+                bar.inc(targets.len() as u64); // idle has no warm-up
             }
         } else {
-            let servers = plan
-                .targets
+            let servers = targets
                 .iter()
                 .map(|target| Server::start(target, &launch))
                 .collect::<io::Result<Vec<_>>>()?;
             if !t.warmup.is_zero() {
-                for (target, server) in plan.targets.iter().zip(&servers) {
+                for (target, server) in targets.iter().zip(&servers) {
                     bar.set_message(format!("{workload} / {} (warm-up)", target.name));
                     measure(plan, workload, server, t.warmup)?;
                     bar.inc(1);
                 }
             }
             for run in 0..t.runs {
-                for ((target, server), cell) in plan.targets.iter().zip(&servers).zip(&mut row) {
+                for ((target, server), cell) in targets.iter().zip(&servers).zip(&mut row) {
                     bar.set_message(format!("{workload} / {} (run {})", target.name, run + 1));
                     let measured = measure(plan, workload, server, t.duration).map_err(|e| {
                         io::Error::other(format!(
@@ -320,6 +353,7 @@ fn measure(
                 duration,
                 script: &script,
                 cpus: &plan.load_cpus,
+                tls: workload.tls(),
             },
             &plan.scratch,
         )?;

@@ -100,7 +100,19 @@ pub fn markdown(cells: &[Cell], runs: usize) -> String {
     for w in workloads(cells) {
         let row: Vec<String> = targets
             .iter()
-            .map(|(t, _)| find(cells, w, t).map_or_else(|| "–".into(), overview))
+            .map(|(t, peer)| {
+                find(cells, w, t).map_or_else(
+                    // The peers are not set up for TLS.
+                    || {
+                        if *peer && w.tls() {
+                            "n/a".into()
+                        } else {
+                            "–".into()
+                        }
+                    },
+                    overview,
+                )
+            })
             .collect();
         let _ = writeln!(md, "| {w} | {} |", row.join(" | "));
     }

@@ -48,6 +48,19 @@ impl Target {
         }
     }
 
+    /// The same target serving HTTPS with `cert` (bench_server's
+    /// `--tls-cert` and `--tls-key`).
+    pub fn with_tls(&self, cert: &crate::tls::CertFiles) -> Self {
+        let mut target = self.clone();
+        target.args.extend([
+            "--tls-cert".into(),
+            cert.cert.to_string_lossy().into_owned(),
+            "--tls-key".into(),
+            cert.key.to_string_lossy().into_owned(),
+        ]);
+        target
+    }
+
     /// The full argument list for `workers` workers on a free port.
     pub fn argv(&self, workers: usize) -> Vec<String> {
         let mut argv = self.args.clone();

@@ -13,6 +13,9 @@ use crate::loadgen::Request;
 pub enum Workload {
     /// `GET /plaintext`, keep-alive.
     Plaintext,
+    /// `GET /plaintext` over HTTPS, keep-alive: the cost of TLS (wrk only;
+    /// the peers are not run).
+    PlaintextTls,
     /// `GET /plaintext` pipelined 16 deep (TechEmpower's plaintext test).
     Pipelined,
     /// `GET /json`.
@@ -35,8 +38,9 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Plaintext,
+        Self::PlaintextTls,
         Self::Pipelined,
         Self::Json,
         Self::Param,
@@ -51,6 +55,7 @@ impl Workload {
     pub fn name(self) -> &'static str {
         match self {
             Self::Plaintext => "plaintext",
+            Self::PlaintextTls => "plaintext-tls",
             Self::Pipelined => "pipelined",
             Self::Json => "json",
             Self::Param => "param",
@@ -65,7 +70,9 @@ impl Workload {
     /// The path of the usual request.
     pub fn path(self) -> &'static str {
         match self {
-            Self::Plaintext | Self::Pipelined | Self::CpuMix | Self::Idle => "/plaintext",
+            Self::Plaintext | Self::PlaintextTls | Self::Pipelined | Self::CpuMix | Self::Idle => {
+                "/plaintext"
+            }
             Self::Json => "/json",
             Self::Param => "/api/v1/resource39/12345",
             Self::Async => "/async",
@@ -95,7 +102,12 @@ impl Workload {
     /// Connections at the given preset.
     pub fn connections(self, preset: Preset) -> usize {
         let full = match self {
-            Self::Plaintext | Self::Pipelined | Self::Json | Self::Param | Self::Fib => 64,
+            Self::Plaintext
+            | Self::PlaintextTls
+            | Self::Pipelined
+            | Self::Json
+            | Self::Param
+            | Self::Fib => 64,
             Self::Async => 256,
             Self::CpuMix => 32,
             Self::Upload => 8,
@@ -110,6 +122,16 @@ impl Workload {
             },
             Preset::Quick | Preset::Full => full,
         }
+    }
+
+    /// Whether it is served over TLS (bench_server's `--tls-cert`).
+    pub fn tls(self) -> bool {
+        self == Self::PlaintextTls
+    }
+
+    /// Whether only wrk can run it: the built-in generator speaks no TLS.
+    pub fn needs_wrk(self) -> bool {
+        self.tls()
     }
 
     /// Whether wrk can run it. cpu-mix needs latency per route and idle

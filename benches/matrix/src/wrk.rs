@@ -41,6 +41,8 @@ pub struct WrkLoad<'a> {
     pub script: &'a str,
     /// CPUs for wrk (`taskset -c`); one wrk thread per CPU.
     pub cpus: &'a [usize],
+    /// HTTPS instead of HTTP (wrk does not verify the certificate).
+    pub tls: bool,
 }
 
 /// What wrk measured.
@@ -87,7 +89,12 @@ pub fn run(load: &WrkLoad<'_>, scratch: &Path) -> io::Result<WrkOutcome> {
         "10s".into(),
         "-s".into(),
         script.to_string_lossy().into_owned(),
-        format!("http://{}{}", load.addr, load.path),
+        format!(
+            "{}://{}{}",
+            if load.tls { "https" } else { "http" },
+            load.addr,
+            load.path
+        ),
     ]);
     let out = cmd.output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);

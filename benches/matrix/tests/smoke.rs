@@ -1,6 +1,7 @@
 //! The matrix in miniature, as CI runs it: every runtime × every workload
 //! for 200 ms on a debug bench_server with the built-in generator; each cell
-//! must produce a number and see only 2xx responses.
+//! must produce a number and see only 2xx responses. The TLS workload, which
+//! only wrk runs, gets its own short wrk run.
 //!
 //! The agreement check (wrk vs the built-in generator on plaintext) runs
 //! here too when wrk is on PATH.
@@ -42,12 +43,16 @@ fn every_cell_produces_a_number_and_only_2xx() {
     let runtimes = build::runtimes(&bin);
     assert!(runtimes.len() >= 4, "{runtimes:?}");
     let preset = Preset::Smoke;
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| !w.needs_wrk())
+        .collect();
     let plan = Plan {
         targets: runtimes
             .iter()
             .map(|rt| Target::tramline(bin.clone(), rt))
             .collect(),
-        workloads: Workload::ALL.to_vec(),
+        workloads: workloads.clone(),
         preset,
         timing: preset.timing(),
         workers: 1,
@@ -60,7 +65,7 @@ fn every_cell_produces_a_number_and_only_2xx() {
     let started = Instant::now();
     let cells = matrix::run(&plan).unwrap();
     eprintln!("smoke: {} cells in {:.1?}", cells.len(), started.elapsed());
-    assert_eq!(cells.len(), runtimes.len() * Workload::ALL.len());
+    assert_eq!(cells.len(), runtimes.len() * workloads.len());
     for c in &cells {
         let what = format!("{} on {}", c.workload, c.target);
         assert!(c.value().is_some(), "{what} measured nothing: {c:?}");
@@ -76,6 +81,67 @@ fn every_cell_produces_a_number_and_only_2xx() {
     }
     let md = tramline_bench::report::markdown(&cells, 1);
     assert!(md.contains("| plaintext |") && md.contains("| idle |"));
+}
+
+/// The TLS row: wrk over HTTPS against every runtime for one second (wrk's
+/// shortest run), with the certificate the matrix makes; only 2xx, no
+/// errors.
+#[test]
+fn tls_cells_run_over_wrk() {
+    if !on_path("wrk") {
+        eprintln!("note: wrk is not on PATH; skipping the TLS cells");
+        return;
+    }
+    let bin = bench_server();
+    // `cargo test --workspace` without `--all-features` builds bench_server
+    // without the `tls` feature; it then refuses --tls-cert by name.
+    let probe = std::process::Command::new(&bin)
+        .args(["--runtime", "tokio", "--workers", "1", "--port", "0"])
+        .args(["--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&probe.stderr).contains("`tls` feature") {
+        eprintln!("note: bench_server built without the `tls` feature; skipping the TLS cells");
+        return;
+    }
+    let _machine = MACHINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let runtimes = build::runtimes(&bin);
+    let preset = Preset::Smoke;
+    let mut timing = preset.timing();
+    timing.duration = Duration::from_secs(1);
+    let plan = Plan {
+        targets: runtimes
+            .iter()
+            .map(|rt| Target::tramline(bin.clone(), rt))
+            .collect(),
+        workloads: vec![Workload::PlaintextTls],
+        preset,
+        timing,
+        workers: 1,
+        server_cpus: None,
+        load_cpus: Vec::new(),
+        use_wrk: true,
+        scratch: scratch(),
+        progress: false,
+    };
+    let cells = matrix::run(&plan).unwrap();
+    assert_eq!(cells.len(), runtimes.len());
+    for c in &cells {
+        let what = format!("{} on {}", c.workload, c.target);
+        assert_eq!(c.loadgen, "wrk", "{what}");
+        assert!(
+            c.runs.iter().all(|r| r.requests > 0),
+            "{what}: no responses"
+        );
+        assert_eq!((c.non_2xx, c.errors), (0, 0), "{what}: {c:?}");
+    }
+    // Without wrk the row is refused up front, not measured as zero.
+    let err = matrix::run(&Plan {
+        use_wrk: false,
+        ..plan
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("needs wrk"), "{err}");
 }
 
 /// The built-in generator and wrk must agree within 15% on plaintext. The
