@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_server -- \
-//!     --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> \
+//!     --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> \
 //!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]
 //! ```
 //!
@@ -211,7 +211,7 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]"
             );
             std::process::exit(2);
         }
@@ -221,10 +221,11 @@ fn main() {
         "tokio" => serve(tramline_tokio::Tokio::with_workers(n), &args),
         "tokio-local" => serve(tramline_tokio::TokioLocal::new(n), &args),
         "smol" => serve(tramline_smol::Smol::with_workers(n), &args),
+        "smol-local" => serve(tramline_smol::SmolLocal::new(n), &args),
         "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), &args),
         other => {
             eprintln!(
-                "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol or async-std"
+                "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol, smol-local or async-std"
             );
             std::process::exit(2);
         }

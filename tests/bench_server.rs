@@ -154,6 +154,11 @@ fn bench_server_on_smol() {
 }
 
 #[test]
+fn bench_server_on_smol_local() {
+    answers_every_route("smol-local");
+}
+
+#[test]
 fn bench_server_on_async_std() {
     answers_every_route("async-std");
 }
@@ -209,6 +214,12 @@ fn bench_server_over_https_on_tokio_local() {
 #[test]
 fn bench_server_over_https_on_smol() {
     answers_every_route_over_https("smol");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn bench_server_over_https_on_smol_local() {
+    answers_every_route_over_https("smol-local");
 }
 
 #[cfg(feature = "tls")]

@@ -222,7 +222,7 @@ fn bench_server_serves_a_socket_activated_listener_on_every_runtime() {
         os.dup2(s.fileno(), 3); os.set_inheritable(3, True)\n\
         env = dict(os.environ, LISTEN_FDS='1'); env.pop('LISTEN_PID', None)\n\
         os.execve(sys.argv[1], sys.argv[1:], env)\n";
-    for runtime in ["tokio", "tokio-local", "smol", "async-std"] {
+    for runtime in ["tokio", "tokio-local", "smol", "smol-local", "async-std"] {
         let mut child = support::KillOnDrop(
             Command::new("python3")
                 .args(["-c", LAUNCH])

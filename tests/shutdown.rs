@@ -219,7 +219,7 @@ on_every_runtime!(
 fn bench_server_shuts_down_on_sigterm_and_exits_on_a_second() {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    for runtime in ["tokio", "tokio-local", "smol", "async-std"] {
+    for runtime in ["tokio", "tokio-local", "smol", "smol-local", "async-std"] {
         let start = |grace: &str| {
             let mut child = support::KillOnDrop(
                 Command::new(support::example_binary("bench_server"))

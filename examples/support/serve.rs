@@ -12,8 +12,14 @@ pub(crate) fn serve<R: Runtime>(rt: R, app: Router) -> std::io::Result<()> {
     server.serve(app)
 }
 
+/// Returns the number of CPUs, the per-core runtimes' worker count.
+pub(crate) fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Builds the app with `$app(rt)` on the runtime named by the first
-/// argument (`tokio`, the default, `smol` or `async-std`) and serves it.
+/// argument (`tokio`, the default, `tokio-local`, `smol`, `smol-local` or
+/// `async-std`; the per-core ones with a worker per CPU) and serves it.
 macro_rules! serve_on_runtime_from_args {
     ($app:path) => {
         match std::env::args().nth(1).as_deref() {
@@ -21,8 +27,16 @@ macro_rules! serve_on_runtime_from_args {
                 let rt = tramline_tokio::Tokio::new();
                 serve::serve(rt.clone(), $app(rt))
             }
+            Some("tokio-local") => {
+                let rt = tramline_tokio::TokioLocal::new(serve::cpus());
+                serve::serve(rt.clone(), $app(rt))
+            }
             Some("smol") => {
                 let rt = tramline_smol::Smol::new();
+                serve::serve(rt.clone(), $app(rt))
+            }
+            Some("smol-local") => {
+                let rt = tramline_smol::SmolLocal::new(serve::cpus());
                 serve::serve(rt.clone(), $app(rt))
             }
             Some("async-std") => {
@@ -30,7 +44,7 @@ macro_rules! serve_on_runtime_from_args {
                 serve::serve(rt.clone(), $app(rt))
             }
             Some(other) => Err(std::io::Error::other(format!(
-                "unknown runtime {other:?}; expected tokio, smol or async-std"
+                "unknown runtime {other:?}; expected tokio, tokio-local, smol, smol-local or async-std"
             ))),
         }
     };

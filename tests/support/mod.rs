@@ -15,8 +15,8 @@ use tramline::{Router, Server, ServerHandle};
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Instantiates each listed generic test `fn name<R: Runtime>(rt: R)` once
-/// per runtime: tokio (multi-thread), tokio-local (per-core), smol and
-/// async-std, each with two workers.
+/// per runtime: tokio (multi-thread), tokio-local (per-core), smol,
+/// smol-local (per-core) and async-std, each with two workers.
 macro_rules! on_every_runtime {
     ($($test:ident),* $(,)?) => {
         mod tokio {
@@ -27,6 +27,9 @@ macro_rules! on_every_runtime {
         }
         mod smol {
             $( #[test] fn $test() { super::$test(tramline_smol::Smol::with_workers(2)) } )*
+        }
+        mod smol_local {
+            $( #[test] fn $test() { super::$test(tramline_smol::SmolLocal::new(2)) } )*
         }
         mod async_std {
             $( #[test] fn $test() { super::$test(tramline_async_std::AsyncStd::with_workers(2)) } )*

@@ -126,10 +126,10 @@ pub fn peers() -> io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// The runtimes `bench_server` offers, read from its own error message for
-/// an unknown runtime ("expected tokio, tokio-local, smol or async-std"),
+/// an unknown runtime ("expected tokio, tokio-local, smol, smol-local or async-std"),
 /// so a runtime added there joins the matrix by name.
 pub fn runtimes(bench_server: &Path) -> Vec<String> {
-    const FALLBACK: [&str; 4] = ["tokio", "tokio-local", "smol", "async-std"];
+    const FALLBACK: [&str; 5] = ["tokio", "tokio-local", "smol", "smol-local", "async-std"];
     let listed = Command::new(bench_server)
         .args(["--runtime", "?", "--workers", "1", "--port", "0"])
         .stdin(Stdio::null())
@@ -156,11 +156,10 @@ mod tests {
 
     #[test]
     fn reads_the_runtime_list() {
-        let err =
-            "bench_server: unknown runtime \"?\"; expected tokio, tokio-local, smol or async-std\n";
+        let err = "bench_server: unknown runtime \"?\"; expected tokio, tokio-local, smol, smol-local or async-std\n";
         assert_eq!(
             parse_runtimes(err).unwrap(),
-            ["tokio", "tokio-local", "smol", "async-std"]
+            ["tokio", "tokio-local", "smol", "smol-local", "async-std"]
         );
         assert_eq!(parse_runtimes("nothing here"), None);
     }

@@ -13,7 +13,7 @@ pub use tramline_rt::{Listener, Runtime};
 pub use tramline_async_std::AsyncStd;
 #[cfg(feature = "smol")]
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
-pub use tramline_smol::Smol;
+pub use tramline_smol::{Smol, SmolLocal};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use tramline_tokio::{Tokio, TokioLocal};

@@ -1,9 +1,13 @@
 //! smol adapter for tramline.
 //!
-//! [`Smol`] is a *shared* [`tramline_rt::Runtime`]: one `async-executor`
-//! run by a fixed number of threads, with I/O and timers on `async-io`'s
-//! global reactor. Accepted [`TcpStream`]s speak futures-io and have
-//! `TCP_NODELAY` set.
+//! - [`Smol`]: one `async-executor` run by a fixed number of threads (a
+//!   *shared* [`tramline_rt::Runtime`]).
+//! - [`SmolLocal`]: thread-per-core; `n` threads, each running an executor
+//!   of its own with its own listener, so a connection's tasks never leave
+//!   the thread that accepted it (a *per-core* runtime).
+//!
+//! I/O and timers are on `async-io`'s global reactor. Accepted
+//! [`TcpStream`]s speak futures-io and have `TCP_NODELAY` set.
 //!
 //! ```
 //! use std::time::Duration;
@@ -14,19 +18,33 @@
 //! rt.block_on(rt.sleep(Duration::from_millis(1)));
 //! ```
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
 #[cfg(unix)]
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use smol::channel::Sender;
-use smol::{Async, Executor, Timer};
+use smol::{Async, Executor, LocalExecutor, Timer};
 use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+
+/// Runs `future` on the calling thread, which meanwhile runs `executor`'s
+/// tasks too.
+///
+/// `future` runs as a task of its own (on a [`LocalExecutor`], as it need
+/// not be `Send`), so it is polled only when its own waker fires. Polled
+/// straight from `block_on`, it was polled on every wake of the thread: for
+/// the accept loop, an `accept4` and an `epoll_ctl` per request.
+fn block_on_task<F: Future>(executor: &Executor<'_>, future: F) -> F::Output {
+    let root = LocalExecutor::new();
+    let task = root.spawn(future);
+    smol::block_on(executor.run(root.run(task)))
+}
 
 /// A smol executor shared by a fixed number of threads.
 ///
@@ -130,7 +148,7 @@ impl Runtime for Smol {
     /// Runs `future` on the calling thread, which meanwhile also runs the
     /// executor's tasks.
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        smol::block_on(self.shared.executor.run(future))
+        block_on_task(&self.shared.executor, future)
     }
 
     /// Runs the executor's tasks in the awaiting task while `future` runs,
@@ -141,7 +159,152 @@ impl Runtime for Smol {
     }
 }
 
-/// The future returned by [`Runtime::sleep`] on [`Smol`].
+/// Thread-per-core smol: `n` threads, each running an executor of its own.
+///
+/// [`Runtime::run`] starts the threads (named `tramline-smol-<i>`) and runs
+/// worker `i` on thread `i`, under `smol::block_on`; tasks spawned by a
+/// worker run on its thread only. The handle itself holds no threads, so
+/// cloning is free.
+///
+/// Each worker's executor is an `async-executor` `Executor` that no other
+/// thread runs: the same scheduler as a `LocalExecutor` (which is that
+/// executor behind a `!Send` marker), but one that [`Runtime::drive`]'s
+/// `Send` future may hold. Timers and sockets are on `async-io`'s global
+/// reactor, so [`Runtime::sleep`] and [`Runtime::listener`] work on any
+/// thread; a listener is accepted from on the thread that awaits it.
+///
+/// # Panics
+///
+/// [`Runtime::spawn`] acts on the calling thread's executor, so it panics
+/// when called outside [`Runtime::run`], [`Runtime::block_on`] or
+/// [`Runtime::drive`].
+#[derive(Debug, Clone)]
+pub struct SmolLocal {
+    workers: usize,
+}
+
+impl SmolLocal {
+    /// Creates a per-core runtime with `workers` threads.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `workers` is 0.
+    pub fn new(workers: usize) -> Self {
+        assert!(workers > 0, "a per-core runtime needs at least one worker");
+        Self { workers }
+    }
+}
+
+thread_local! {
+    /// The executor of the [`SmolLocal`] worker running on this thread.
+    static LOCAL: RefCell<Option<Arc<Executor<'static>>>> = const { RefCell::new(None) };
+}
+
+/// Makes `executor` the calling thread's [`SmolLocal`] executor until
+/// dropped, then puts back the one before (nested `block_on`, `drive`).
+struct Enter(Option<Arc<Executor<'static>>>);
+
+impl Enter {
+    fn new(executor: &Arc<Executor<'static>>) -> Self {
+        Self(LOCAL.with(|local| local.replace(Some(executor.clone()))))
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        LOCAL.with(|local| *local.borrow_mut() = previous);
+    }
+}
+
+/// Runs `future` on the calling thread as a [`SmolLocal`] worker with an
+/// executor of its own.
+fn run_worker<F: Future>(future: F) -> F::Output {
+    let executor = Arc::new(Executor::new());
+    let _enter = Enter::new(&executor);
+    block_on_task(&executor, future)
+}
+
+impl Runtime for SmolLocal {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+    type Sleep = Sleep;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
+
+    /// Spawns `future` onto the calling thread's executor.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the calling thread is not a worker: outside
+    /// [`Runtime::run`], [`Runtime::block_on`] and [`Runtime::drive`].
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        LOCAL.with(|local| match &*local.borrow() {
+            Some(executor) => executor.spawn(future).detach(),
+            None => panic!(
+                "SmolLocal::spawn called outside a worker: call it inside run, block_on or drive"
+            ),
+        });
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        Sleep(Timer::after(duration))
+    }
+
+    fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
+        Async::new(listener).map(TcpListener)
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        Async::new(listener).map(UnixListener)
+    }
+
+    /// Runs `future` on a fresh executor on the calling thread (for `main`
+    /// and tests); tasks it spawns run there and are dropped when it
+    /// returns.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        run_worker(future)
+    }
+
+    /// Runs the calling thread's executor (a new one if the thread is not a
+    /// worker) while `future` runs, so `run(..).await` under
+    /// `smol::block_on` serves on the calling thread.
+    fn drive<F: Future + Send>(&self, future: F) -> impl Future<Output = F::Output> + Send {
+        let executor = LOCAL
+            .with(|local| local.borrow().clone())
+            .unwrap_or_default();
+        async move {
+            let mut run = pin!(executor.run(future));
+            // The tasks `future` spawns go to this executor from whichever
+            // thread polls it.
+            std::future::poll_fn(|cx| {
+                let _enter = Enter::new(&executor);
+                run.as_mut().poll(cx)
+            })
+            .await
+        }
+    }
+
+    fn listeners(&self) -> usize {
+        self.workers
+    }
+
+    fn run<W, Fut>(&self, worker: W) -> io::Result<()>
+    where
+        W: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<()>> + 'static,
+    {
+        tramline_rt::run_per_core(self.workers, "tramline-smol", worker, |_, fut| {
+            run_worker(fut)
+        })
+    }
+}
+
+/// The future returned by [`Runtime::sleep`] on [`Smol`] and [`SmolLocal`].
 ///
 /// # Cancel safety
 ///
@@ -158,13 +321,14 @@ impl Future for Sleep {
     }
 }
 
-/// A stream accepted by [`Smol`], speaking the futures-io traits.
+/// A stream accepted by [`Smol`] or [`SmolLocal`], speaking the futures-io
+/// traits.
 #[derive(Debug)]
 pub struct Stream<T>(Async<T>);
 
-/// A TCP stream accepted by [`Smol`] (`TCP_NODELAY` set).
+/// A TCP stream accepted by [`Smol`] or [`SmolLocal`] (`TCP_NODELAY` set).
 pub type TcpStream = Stream<StdTcpStream>;
-/// A Unix domain socket stream accepted by [`Smol`].
+/// A Unix domain socket stream accepted by [`Smol`] or [`SmolLocal`].
 #[cfg(unix)]
 pub type UnixStream = Stream<StdUnixStream>;
 
@@ -257,7 +421,8 @@ where
     }
 }
 
-/// A TCP listener registered with smol's reactor.
+/// A TCP listener registered with smol's reactor (by [`Smol`] or
+/// [`SmolLocal`]).
 #[derive(Debug)]
 pub struct TcpListener(Async<StdTcpListener>);
 
@@ -301,7 +466,8 @@ mod tests {
     use super::*;
     use tramline_rt::conformance::*;
 
-    use std::sync::mpsc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, mpsc};
     use std::thread;
     use std::time::Instant;
 
@@ -365,5 +531,152 @@ mod tests {
             assert!(start.elapsed() < LIMIT, "background threads did not stop");
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Counts how often `inner` is polled.
+    struct Counted<F> {
+        polls: Arc<AtomicUsize>,
+        inner: Pin<Box<F>>,
+    }
+
+    impl<F: Future> Future for Counted<F> {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    /// While a spawned task wakes the thread 50 times, the future given to
+    /// `block_on` (the accept loop, under `run`) is polled only when its own
+    /// waker fires: once to start, once when the task is done.
+    fn polls_the_block_on_future_only_when_woken<R: Runtime>(rt: R) {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = Counted {
+            polls: polls.clone(),
+            inner: Box::pin(async {
+                let (tx, rx) = smol::channel::bounded(1);
+                let timer = rt.clone();
+                rt.spawn(async move {
+                    for _ in 0..50 {
+                        timer.sleep(Duration::from_millis(1)).await;
+                    }
+                    tx.send(()).await.unwrap();
+                });
+                rx.recv().await.unwrap();
+            }),
+        };
+        rt.block_on(counted);
+        let polls = polls.load(Ordering::Relaxed);
+        assert!(polls <= 3, "polled {polls} times");
+    }
+
+    #[test]
+    fn smol_polls_the_block_on_future_only_when_woken() {
+        polls_the_block_on_future_only_when_woken(Smol::with_workers(1));
+    }
+
+    #[test]
+    fn smol_local_polls_the_block_on_future_only_when_woken() {
+        polls_the_block_on_future_only_when_woken(SmolLocal::new(1));
+    }
+
+    #[test]
+    fn smol_local_echoes_over_loopback() {
+        let stream = echoes_over_loopback(SmolLocal::new(1));
+        assert!(stream.get_ref().get_ref().nodelay().unwrap());
+    }
+
+    #[test]
+    fn smol_local_sleep_waits_at_least_the_duration() {
+        sleeps_at_least(SmolLocal::new(1));
+    }
+
+    #[test]
+    fn smol_local_runs_spawned_tasks() {
+        runs_spawned_task(SmolLocal::new(1));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside a worker")]
+    fn smol_local_spawn_outside_a_worker_panics() {
+        SmolLocal::new(1).spawn(async {});
+    }
+
+    #[test]
+    fn smol_local_drive_runs_spawned_tasks_under_smol_block_on() {
+        let rt = SmolLocal::new(1);
+        let me = thread::current().id();
+        let on = smol::block_on(rt.drive(async {
+            let (tx, rx) = smol::channel::bounded(1);
+            rt.spawn(async move { tx.send(thread::current().id()).await.unwrap() });
+            rx.recv().await.unwrap()
+        }));
+        assert_eq!(on, me);
+    }
+
+    #[test]
+    fn smol_local_runs_each_worker_on_its_own_thread() {
+        let rt = SmolLocal::new(2);
+        assert_eq!(rt.listeners(), 2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let handle = rt.clone();
+        rt.run(move |i| {
+            let (log, rt) = (log.clone(), handle.clone());
+            async move {
+                let me = thread::current();
+                // A spawned task stays on the worker's thread.
+                let (tx, rx) = smol::channel::bounded(1);
+                rt.spawn(async move { tx.send(thread::current().id()).await.unwrap() });
+                let spawned_on = rx.recv().await.ok();
+                let name = me.name().map(str::to_owned);
+                log.lock().unwrap().push((i, me.id(), name, spawned_on));
+                Ok(())
+            }
+        })
+        .unwrap();
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort_by_key(|entry| entry.0);
+        assert_eq!(seen.len(), 2);
+        assert_ne!(seen[0].1, seen[1].1);
+        for (i, id, name, spawned_on) in &seen {
+            assert_eq!(name.as_deref(), Some(format!("tramline-smol-{i}").as_str()));
+            assert_eq!(spawned_on.as_ref(), Some(id));
+        }
+    }
+
+    #[test]
+    fn smol_local_workers_accept_on_their_own_listeners() {
+        let rt = SmolLocal::new(2);
+        let (bound, addrs): (Vec<_>, Vec<_>) = (0..2).map(|_| bind()).unzip();
+        let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
+        let clients: Vec<_> = addrs.into_iter().map(client).collect();
+        let handle = rt.clone();
+        rt.run(move |i| {
+            let listener = bound.lock().unwrap()[i].take().unwrap();
+            let rt = handle.clone();
+            async move {
+                let stream = echo_once(rt, listener).await?;
+                assert!(stream.get_ref().get_ref().nodelay()?);
+                Ok(())
+            }
+        })
+        .unwrap();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), b"hello");
+        }
+    }
+
+    #[test]
+    fn smol_local_reports_a_worker_panic_as_an_error() {
+        let err = SmolLocal::new(2)
+            .run(|i| async move {
+                assert!(i != 1, "worker 1 fails");
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "worker 1 panicked");
     }
 }
