@@ -186,13 +186,15 @@ mod tests {
             1,
             "moving a deadline later must not arm a timer"
         );
+        // The stopwatch starts before the deadline is set, so a thread
+        // descheduled in between cannot make the wait look short.
+        let start = Instant::now();
         clock.start(Duration::from_millis(20));
         assert_eq!(
             timer.0.load(Ordering::SeqCst),
             2,
             "an earlier deadline re-arms once"
         );
-        let start = Instant::now();
         assert_eq!(block_on(clock.limit(pending::<()>())), None);
         assert!(start.elapsed() >= Duration::from_millis(20));
         let done = Cell::new(false);
@@ -205,8 +207,8 @@ mod tests {
         let timer = CountingTimer::default();
         let sleep = pin!(timer.sleep(Duration::from_millis(10)));
         let mut clock = Clock::new(&timer, sleep, Duration::from_millis(10));
-        clock.start(Duration::from_millis(40));
         let start = Instant::now();
+        clock.start(Duration::from_millis(40));
         assert_eq!(block_on(clock.limit(pending::<()>())), None);
         assert!(
             start.elapsed() >= Duration::from_millis(40),
