@@ -34,15 +34,15 @@ const BACKLOG: i32 = 1024;
 ///
 /// Binding happens at construction, so [`Server::local_addr`] is known
 /// (port 0 picks a free port) before [`Server::serve`] blocks. A server can
-/// also take a listener it is given ([`Server::from_listener`]), one passed
-/// by socket activation ([`Server::inherit_or_bind`]), or a Unix domain
-/// socket ([`Server::bind_unix`]).
+/// also take a listener it is given ([`Server::from_listener_with`]), one passed
+/// by socket activation ([`Server::inherit_or_bind_with`]), or a Unix domain
+/// socket ([`Server::bind_unix_with`]).
 ///
 /// # Serving
 ///
 /// - [`Server::serve`] blocks the calling thread: for a plain `fn main`.
 /// - [`Server::run`] is a future that serves on the runtime already driving
-///   the caller: for `#[tokio::main]`, `smol::block_on` or `async_std::main`,
+///   the caller: for a program whose `main` already runs tokio, smol or async-std,
 ///   and for several servers in one process.
 ///
 /// # Graceful shutdown
@@ -588,35 +588,7 @@ impl<R: Runtime> Server<R> {
         self.serve_service(app)
     }
 
-    /// Serves `app` on the runtime already driving the caller, until a
-    /// graceful shutdown (see the type's docs) has finished.
-    ///
-    /// It works inside `#[tokio::main]` (with [`crate::rt::Tokio`], which
-    /// [`Server::bind`] picks up from the caller), under `smol::block_on`
-    /// and under `async_std::main`; several servers can run side by side in
-    /// one task (`futures_lite::future::zip`) or be spawned. On a per-core
-    /// runtime every worker's listener is served from the awaiting task's
-    /// thread: thread-per-core serving is [`Server::serve`]'s.
-    ///
-    /// # Errors
-    ///
-    /// As [`Server::serve`].
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # #[cfg(feature = "smol")] {
-    /// use tramline::rt::Smol;
-    /// use tramline::routing::get;
-    /// use tramline::{Router, Server};
-    ///
-    /// let app = Router::new().route("/", get(|| async { "Hello" }));
-    /// smol::block_on(async {
-    ///     Server::bind_with(Smol::with_workers(1), "127.0.0.1:3000")?.run(app).await
-    /// })?;
-    /// # }
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    #[doc = include_str!("../../docs/run.md")]
     pub fn run(self, app: Router) -> impl Future<Output = io::Result<()>> + Send {
         let (runtime, workers, shared, watch) = self.start(Arc::new(app));
         async move {
