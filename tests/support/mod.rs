@@ -115,6 +115,15 @@ impl RawResponse {
     }
 }
 
+/// What one read with a timeout found.
+enum Waited {
+    /// Bytes (0: end of stream).
+    Data(usize),
+    /// Nothing within the wait.
+    Nothing,
+    Failed(io::Error),
+}
+
 /// A blocking client that writes raw bytes and parses responses.
 pub struct Client {
     stream: TcpStream,
@@ -284,52 +293,47 @@ impl Client {
         if !self.buf.is_empty() {
             return true;
         }
-        self.stream.set_read_timeout(Some(wait)).unwrap();
-        let mut chunk = [0u8; 4096];
-        let got = match self.stream.read(&mut chunk) {
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                n > 0
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                false
-            }
-            Err(e) => panic!("read failed: {e}"),
-        };
-        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        got
+        match self.read_within(wait) {
+            Waited::Data(n) => n > 0,
+            Waited::Nothing => false,
+            Waited::Failed(e) => panic!("read failed: {e}"),
+        }
     }
 
     /// Returns whether the server has closed the connection (end of stream
     /// or reset), waiting at most `wait` for it; bytes that arrive instead
     /// are kept for the next response.
     pub fn closed_within(&mut self, wait: Duration) -> bool {
+        match self.read_within(wait) {
+            Waited::Data(n) => n == 0,
+            Waited::Nothing => false,
+            Waited::Failed(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
+            Waited::Failed(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// One read that waits at most `wait`; what arrives is kept in the
+    /// buffer.
+    fn read_within(&mut self, wait: Duration) -> Waited {
         self.stream.set_read_timeout(Some(wait)).unwrap();
         let mut chunk = [0u8; 4096];
-        let closed = match self.stream.read(&mut chunk) {
-            Ok(0) => true,
+        let waited = match self.stream.read(&mut chunk) {
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
-                false
+                Waited::Data(n)
             }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                false
+                Waited::Nothing
             }
-            Err(e) => panic!("read failed: {e}"),
+            Err(e) => Waited::Failed(e),
         };
         self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        closed
+        waited
     }
 
     /// Reads until the server closes the connection, returning what came.
