@@ -39,6 +39,7 @@ pub mod middleware;
 mod peer;
 pub mod prelude;
 mod proxy;
+mod recycle;
 pub mod response;
 pub mod routing;
 pub mod rt;
