@@ -1,10 +1,12 @@
-//! Response header maps, recycled per thread.
+//! Header maps, recycled per thread.
 //!
 //! An empty `HeaderMap` allocates twice on its first insert (its index
-//! table and its entries) and frees both when dropped, and nearly every
-//! response inserts at least `content-type`. The engine hands a response's
-//! map back here once the head is written, and the next response made on
-//! the thread starts from it, cleared but with its capacity.
+//! table and its entries) and frees both when dropped, and every request
+//! and nearly every response has one. The engine hands a response's map
+//! back here once the head is written, and a request's once the handler no
+//! longer can read it (the handler takes no body extractor); the next
+//! request or response made on the thread starts from one, cleared but with
+//! its capacity.
 
 use std::cell::RefCell;
 

@@ -193,7 +193,13 @@ where
         // The body is not needed; drop it before awaiting so the future does
         // not carry it.
         drop(body);
-        async move { T::from_request_parts(&mut parts, state).await }
+        async move {
+            let value = T::from_request_parts(&mut parts, state).await;
+            // Nothing reads the head after its last extractor: its header
+            // map goes back for the thread's next request.
+            crate::recycle::give(parts.headers);
+            value
+        }
     }
 }
 

@@ -162,6 +162,20 @@ impl<I> Drop for Conn<I> {
     }
 }
 
+/// What of a response is left to send once its head is queued.
+enum Rest {
+    /// Nothing: the body, if any, is queued with the head.
+    Queued,
+    /// A whole body too large to copy into the write buffer.
+    Large(Bytes),
+    Stream(
+        Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        encode::Framing,
+    ),
+    /// The body of a request: not something a response can send.
+    Unrelated,
+}
+
 /// How reading a request body ended, as far as the connection is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyEnd {
@@ -325,9 +339,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // Asked again after the handler: a shutdown that began while it
             // ran still gets `Connection: close` on this response.
             let keep_alive = keep_alive && ctx.may_persist();
-            let keep_alive = self
-                .respond(response, is_head, version, keep_alive, clock, config)
-                .await?;
+            let (keep_alive, rest) = self.encode(response, is_head, version, keep_alive);
+            if !matches!(rest, Rest::Queued) {
+                self.send_rest(rest, clock, config).await?;
+            }
             if !keep_alive {
                 // RFC 9112 §9.6: nothing after a close is processed, pipelined
                 // requests included.
@@ -679,10 +694,29 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         response: Response,
         is_head: bool,
         version: Version,
-        mut keep_alive: bool,
+        keep_alive: bool,
         clock: &mut Clock<'_, T>,
         config: &Config,
     ) -> io::Result<bool> {
+        let (keep_alive, rest) = self.encode(response, is_head, version, keep_alive);
+        if !matches!(rest, Rest::Queued) {
+            self.send_rest(rest, clock, config).await?;
+        }
+        Ok(keep_alive)
+    }
+
+    /// Encodes the head of `response` into the write buffer, and its body
+    /// too when that is small and whole: the common response is queued
+    /// without an await, so it is never moved into a future's state.
+    /// Returns whether the connection may carry another request, and what
+    /// is left to send.
+    fn encode(
+        &mut self,
+        response: Response,
+        is_head: bool,
+        version: Version,
+        mut keep_alive: bool,
+    ) -> (bool, Rest) {
         let (parts, body) = response.into_parts();
         keep_alive &= !says_close(&parts.headers);
         let body = body.into_inner();
@@ -715,26 +749,40 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         );
         crate::recycle::give(parts.headers);
         if is_head || framing == encode::Framing::NoBody {
-            return Ok(keep_alive);
+            return (keep_alive, Rest::Queued);
         }
-        match body {
+        let rest = match body {
             Inner::Full(bytes) if bytes.len() <= COPY_LIMIT => {
                 self.write_buf.extend_from_slice(&bytes);
+                Rest::Queued
             }
-            Inner::Full(bytes) => {
-                self.flush(clock, config).await?;
-                self.write_timed(&bytes, clock, config).await?;
-            }
-            Inner::Stream(stream) => self.stream_body(stream, framing, clock, config).await?,
+            Inner::Full(bytes) => Rest::Large(bytes),
+            Inner::Stream(stream) => Rest::Stream(stream, framing),
             // Another request's body cannot be read here; the engine turns
             // this request's own body into a buffered one before responding.
-            Inner::Incoming(_) => {
-                return Err(io::Error::other(
-                    "response body is an unrelated request body",
-                ));
+            Inner::Incoming(_) => Rest::Unrelated,
+        };
+        (keep_alive, rest)
+    }
+
+    /// Sends what [`Conn::encode`] did not queue.
+    async fn send_rest<T: Timer>(
+        &mut self,
+        rest: Rest,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<()> {
+        match rest {
+            Rest::Queued => Ok(()),
+            Rest::Large(bytes) => {
+                self.flush(clock, config).await?;
+                self.write_timed(&bytes, clock, config).await
             }
+            Rest::Stream(stream, framing) => self.stream_body(stream, framing, clock, config).await,
+            Rest::Unrelated => Err(io::Error::other(
+                "response body is an unrelated request body",
+            )),
         }
-        Ok(keep_alive)
     }
 
     /// Sends a streamed body, one write per chunk so each reaches the client

@@ -123,7 +123,8 @@ pub(crate) fn parse_head(
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
         .map_err(|_| Reject::bad_request("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut headers = crate::recycle::header_map();
+    headers.reserve(spans.len());
     let mut facts = Facts::default();
     for &[ns, ne, vs, ve] in spans.iter() {
         let name = HeaderName::from_bytes(&head[ns..ne])
