@@ -90,10 +90,11 @@ pub fn bench_server(debug: bool) -> io::Result<PathBuf> {
 }
 
 /// The peers and their binaries.
-pub const PEERS: [(&str, &str); 3] = [
+pub const PEERS: [(&str, &str); 4] = [
     ("axum", "axum_server"),
     ("actix", "actix_server"),
     ("hyper", "hyper_server"),
+    ("may-minihttp", "may_minihttp_server"),
 ];
 
 /// Builds the peers crate (its own workspace, `benches/peers`) in release,
