@@ -96,10 +96,19 @@ pub(crate) fn parse_head(
     if head_len > config.max_head_size {
         return Err(Reject::HEAD_TOO_LARGE);
     }
-    check_line_endings(&buf[..head_len])?;
-
     let base = buf.as_ptr() as usize;
     let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    spans.clear();
+    spans.extend(req.headers.iter().map(|h| {
+        let n = offset(h.name.as_bytes());
+        let v = offset(h.value);
+        [n, n + h.name.len(), v, v + h.value.len()]
+    }));
+    // The request line is `method SP target SP HTTP/1.x` (httparse takes
+    // one space and an 8-byte version, then the line ending).
+    let line_end = offset(path.as_bytes()) + path.len() + b" HTTP/1.1".len();
+    check_line_endings(&buf[..head_len], offset(method.as_bytes()), line_end, spans)?;
+
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| Reject::bad_request("invalid request method"))?;
     // RFC 9112 §3.2: the target is ASCII with no controls or spaces;
@@ -113,12 +122,6 @@ pub(crate) fn parse_head(
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    spans.clear();
-    spans.extend(req.headers.iter().map(|h| {
-        let n = offset(h.name.as_bytes());
-        let v = offset(h.value);
-        [n, n + h.name.len(), v, v + h.value.len()]
-    }));
 
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
@@ -340,19 +343,47 @@ fn version_reject(buf: &[u8]) -> Option<Reject> {
 }
 
 /// RFC 9112 §2.2: a bare CR or bare LF is not a line ending we accept.
-/// httparse tolerates a bare LF, so check every LF has its CR. It refuses
-/// a bare CR itself (a CR anywhere must start a CRLF), so no pass looks for
-/// one: the debug assertion, on in the fuzz targets, holds it to that.
+/// httparse refuses a bare CR itself (a CR anywhere must start a CRLF) but
+/// ends a line at a bare LF, so each line ending of the head it parsed is
+/// checked for its CR: the request line's at `line_end`, each header
+/// line's after its value (httparse trims trailing spaces and tabs from
+/// the value, and an empty value points at the line ending), and the empty
+/// line's. A head that does not start with its method had empty lines
+/// before it that httparse skipped; the CRLF ones are gone already, so
+/// those were bare LFs.
 ///
-/// As every CR starts a CRLF, a bare LF is there exactly when the head has
-/// more LFs than CRs. memchr counts each in one vectorised pass, which costs
-/// less than a search that stops at every LF.
-fn check_line_endings(head: &[u8]) -> Result<(), Reject> {
+/// That is a few byte reads per line instead of a pass over the head. The
+/// debug assertions, on in the fuzz targets, hold the shortcut to the pass.
+fn check_line_endings(
+    head: &[u8],
+    method_start: usize,
+    line_end: usize,
+    spans: &[HeaderSpan],
+) -> Result<(), Reject> {
     debug_assert!(
         !memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')),
         "httparse let a bare CR through"
     );
-    if memchr::memchr_iter(b'\n', head).count() != memchr::memchr_iter(b'\r', head).count() {
+    let crlf_at = |i: usize| head.get(i) == Some(&b'\r');
+    let header_lines_end_in_crlf = spans.iter().all(|&[_, _, _, value_end]| {
+        let blanks = head[value_end..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        crlf_at(value_end + blanks)
+    });
+    let ok = method_start == 0
+        && crlf_at(line_end)
+        && header_lines_end_in_crlf
+        && head.len() >= 2
+        && crlf_at(head.len() - 2);
+    debug_assert_eq!(
+        ok,
+        !memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r'),
+        "the line-ending shortcut disagrees with a pass over {:?}",
+        String::from_utf8_lossy(head)
+    );
+    if !ok {
         return Err(Reject::bad_request("bare CR or LF in request head"));
     }
     Ok(())
