@@ -1011,8 +1011,14 @@ impl Drop for Spare<'_> {
 /// scope: each of those kept its own copy of the request or the response
 /// and moved it on (about 400 instructions a request of `memcpy`).
 fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Call<S::Future> {
+    // The closures borrow the request rather than capture it, so it is not
+    // copied into each of them on the way to the service.
+    let mut req = Some(req);
+    let req = &mut req;
     let routed = crate::peer::enter(peer, || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| service.call(req)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            service.call(req.take().expect("the service is called once"))
+        }))
     });
     match routed {
         Ok(future) => Call::Running { future, peer },
