@@ -34,6 +34,7 @@ mod error;
 pub mod extract;
 mod handler;
 mod http1;
+mod incoming;
 mod json;
 pub mod middleware;
 mod peer;

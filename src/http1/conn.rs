@@ -19,7 +19,7 @@ use http::{Method, StatusCode, Version};
 use super::clock::{Budget, Clock};
 use super::decode::ChunkedDecoder;
 use super::encode::{self, Persist};
-use super::incoming::{self, Pump};
+use crate::incoming::{self, Pump};
 use super::parse::{self, BodyLength, HeaderSpan};
 // Reads of heads and small bodies go through the thread's scratch array
 // and are copied into the read buffer: copying the bytes that arrived
