@@ -1,4 +1,4 @@
-//! Header maps, recycled per thread.
+//! Header maps and response heads, recycled per thread.
 //!
 //! An empty `HeaderMap` allocates twice on its first insert (its index
 //! table and its entries) and frees both when dropped, and every request
@@ -10,7 +10,10 @@
 
 use std::cell::RefCell;
 
-use http::HeaderMap;
+use http::response::Parts;
+use http::{HeaderMap, StatusCode, Version};
+
+use crate::{Body, Response};
 
 /// Maps kept per thread: enough for the responses one thread has in flight
 /// between two writes; more are freed.
@@ -20,7 +23,11 @@ const MAX_POOLED: usize = 16;
 const MAX_CAPACITY: usize = 32;
 
 thread_local! {
+    /// Request header maps.
     static MAPS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
+    /// Response heads, kept whole: a response made from one does not build
+    /// a default head and then drop its empty map.
+    static HEADS: RefCell<Vec<Parts>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An empty map, with room from an earlier response when the thread has one.
@@ -46,11 +53,36 @@ pub(crate) fn give(mut map: HeaderMap) {
     });
 }
 
-/// A response with `body` and a recycled header map.
-pub(crate) fn response(body: crate::Body) -> crate::Response {
-    let mut res = crate::Response::new(body);
-    *res.headers_mut() = header_map();
-    res
+/// Takes back the head of a response that has been written.
+pub(crate) fn give_response(mut head: Parts) {
+    let capacity = head.headers.capacity();
+    if capacity == 0 || capacity > MAX_CAPACITY {
+        return;
+    }
+    head.status = StatusCode::OK;
+    head.version = Version::HTTP_11;
+    head.headers.clear();
+    head.extensions.clear();
+    let _ = HEADS.try_with(|heads| {
+        if let Ok(mut heads) = heads.try_borrow_mut() {
+            if heads.len() < MAX_POOLED {
+                heads.push(head);
+            }
+        }
+    });
+}
+
+/// A `200 OK` response with `body` and a recycled head when the thread
+/// has one.
+pub(crate) fn response(body: Body) -> Response {
+    let head = HEADS
+        .try_with(|heads| heads.borrow_mut().pop())
+        .ok()
+        .flatten();
+    match head {
+        Some(head) => Response::from_parts(head, body),
+        None => Response::new(body),
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +103,24 @@ mod tests {
         let again = header_map();
         assert!(again.is_empty());
         assert_eq!(again.capacity(), capacity);
+    }
+
+    #[test]
+    fn a_response_head_comes_back_as_new_with_its_room() {
+        let mut res = response(Body::from("a"));
+        *res.status_mut() = StatusCode::NOT_FOUND;
+        *res.version_mut() = Version::HTTP_10;
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        res.extensions_mut().insert(7u8);
+        let capacity = res.headers().capacity();
+        give_response(res.into_parts().0);
+        let again = response(Body::empty());
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(again.version(), Version::HTTP_11);
+        assert!(again.headers().is_empty());
+        assert_eq!(again.headers().capacity(), capacity);
+        assert!(again.extensions().get::<u8>().is_none());
     }
 
     #[test]

@@ -19,8 +19,8 @@ use http::{Method, StatusCode, Version};
 use super::clock::{Budget, Clock};
 use super::decode::ChunkedDecoder;
 use super::encode::{self, Persist};
-use crate::incoming::{self, Pump};
 use super::parse::{self, BodyLength, HeaderSpan};
+use crate::incoming::{self, Pump};
 // Reads of heads and small bodies go through the thread's scratch array
 // and are copied into the read buffer: copying the bytes that arrived
 // costs less than zeroing a large read window before every read (safe code
@@ -747,7 +747,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             framing,
             persist,
         );
-        crate::recycle::give(parts.headers);
+        crate::recycle::give_response(parts);
         if is_head || framing == encode::Framing::NoBody {
             return (keep_alive, Rest::Queued);
         }
