@@ -5,10 +5,12 @@ mod clock;
 mod conn;
 mod date;
 mod decode;
+mod dispatch;
 mod encode;
 #[cfg(any(test, feature = "__fuzz"))]
 pub(crate) mod fuzz;
 mod incoming;
+mod io;
 mod parse;
 mod pool;
 mod scan;
