@@ -1,11 +1,32 @@
-//! The chunked transfer-coding decoder (RFC 9112 §7.1).
+//! Request body framing: the connection's side of a body it reads on
+//! demand (a length or chunks), and the chunked transfer-coding decoder
+//! (RFC 9112 §7.1).
 //!
-//! Written here rather than taken from httparse's `parse_chunk_size`, which
-//! accepts any byte in a chunk extension, bare LF included.
+//! The decoder is written here rather than taken from httparse's
+//! `parse_chunk_size`, which accepts any byte in a chunk extension, bare LF
+//! included.
 
-use bytes::{Buf, BytesMut};
+use std::future::pending;
+use std::pin::pin;
+use std::time::Instant;
 
-use super::{Reject, is_tchar};
+use bytes::{Buf, Bytes, BytesMut};
+use futures_lite::{AsyncRead, AsyncWrite, future};
+
+use super::clock::{Budget, Clock};
+use crate::incoming::{self, Pump};
+use super::io::Io;
+use super::parse::{self, BodyLength};
+use super::pool::BUF_SIZE;
+use super::{Config, Reject, Timer, is_tchar};
+use crate::Body;
+
+/// Most bytes asked of one read.
+const MAX_READ: usize = 64 * 1024;
+/// A request body the handler left unread is read and dropped, so the
+/// connection can carry the next request, when at most this much is left;
+/// past it the connection is closed instead.
+const DRAIN_LIMIT: u64 = 64 * 1024;
 
 /// Total bytes of chunk extensions allowed in one body.
 const MAX_EXTENSIONS: usize = 16 * 1024;
@@ -262,6 +283,245 @@ fn check_trailer_field(line: &[u8]) -> Result<(), Reject> {
         Ok(())
     } else {
         Err(Reject::bad_request("invalid trailer field"))
+    }
+}
+
+/// How reading a request body ended, as far as the connection is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyEnd {
+    /// Every byte was read; the next request can follow.
+    Complete,
+    /// The handler did not read it all.
+    Unread,
+    /// The client broke the body's framing (400) or let it time out
+    /// (408): answer with this and close.
+    Malformed(Reject),
+    /// The connection failed or the client closed it mid-body: close at
+    /// once.
+    Broken,
+}
+
+/// The connection's side of a request body it reads on demand.
+pub(super) struct BodyReader {
+    pump: Pump,
+    framing: Framing,
+    /// The client asked for `100 Continue`; it is sent on first demand.
+    expect_continue: bool,
+    continued: bool,
+    end: Option<BodyEnd>,
+    /// Time the body's reads may still wait; starts full with each body.
+    budget: Budget,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// Builds the request body: empty, already buffered (the common case for
+/// small bodies, which arrive with their head), or read on demand.
+pub(super) fn request_body(
+    read_buf: &mut BytesMut,
+    head: &parse::Head,
+    config: &Config,
+) -> (Body, Option<BodyReader>) {
+    let limit = config.max_body_size;
+    let framing = match head.body {
+        BodyLength::Empty => return (Body::empty(), None),
+        BodyLength::Length(n) if n <= read_buf.len() as u64 => {
+            // `n` fits in the buffer, so in usize.
+            let bytes = read_buf.split_to(n as usize).freeze();
+            return (Body::from(bytes).with_limit(limit), None);
+        }
+        BodyLength::Length(n) => Framing::Length(n),
+        BodyLength::Chunked => Framing::Chunked(ChunkedDecoder::default()),
+    };
+    let declared = match framing {
+        Framing::Length(n) => Some(n),
+        Framing::Chunked(_) => None,
+    };
+    let (incoming, pump) = incoming::channel(declared);
+    let reader = BodyReader {
+        pump,
+        framing,
+        expect_continue: head.expect_continue,
+        continued: false,
+        end: None,
+        budget: Budget::full(config.body_timeout, config.min_body_rate),
+    };
+    (Body::incoming(incoming, limit), Some(reader))
+}
+
+impl BodyReader {
+    /// Runs `f` while feeding the request body to whoever reads it.
+    pub(super) async fn pump_while<I, T, F>(
+        &mut self,
+        io: &mut Io<I>,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+        f: F,
+    ) -> F::Output
+    where
+        I: AsyncRead + AsyncWrite + Unpin,
+        T: Timer,
+        F: Future,
+    {
+        let pumping = async {
+            self.pump(io, clock, config).await;
+            pending().await
+        };
+        future::or(f, pumping).await
+    }
+
+    /// Reads body chunks as the handler asks for them, until the body ends,
+    /// breaks, or the handler drops it.
+    async fn pump<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
+        &mut self,
+        io: &mut Io<I>,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) {
+        while self.end.is_none() {
+            if !self.pump.demand().await {
+                self.end = Some(BodyEnd::Unread);
+                return;
+            }
+            if self.expect_continue && !self.continued {
+                self.continued = true;
+                io.write_buf
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if io.flush(clock, config).await.is_err() {
+                    self.pump.finish(Err("connection error"));
+                    self.end = Some(BodyEnd::Broken);
+                    return;
+                }
+            }
+            match next_chunk(io, &mut self.framing, &mut self.budget, clock).await {
+                Ok((chunk, last)) => {
+                    if !chunk.is_empty() {
+                        self.pump.send(chunk);
+                    }
+                    if last {
+                        self.pump.finish(Ok(()));
+                        self.end = Some(BodyEnd::Complete);
+                    }
+                }
+                Err(end) => {
+                    let reason = match end {
+                        BodyEnd::Malformed(reject) => reject.reason,
+                        _ => "connection closed while reading the request body",
+                    };
+                    self.pump.finish(Err(reason));
+                    self.end = Some(end);
+                }
+            }
+        }
+    }
+
+    /// After the handler: reads and drops a small unread remainder so the
+    /// connection can go on, and says how the body ended.
+    pub(super) async fn finish_body<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
+        &mut self,
+        io: &mut Io<I>,
+        clock: &mut Clock<'_, T>,
+    ) -> std::io::Result<BodyEnd> {
+        match self.end {
+            Some(BodyEnd::Complete) => return Ok(BodyEnd::Complete),
+            Some(end @ (BodyEnd::Malformed(_) | BodyEnd::Broken)) => return Ok(end),
+            Some(BodyEnd::Unread) | None => {}
+        }
+        // A client that asked for 100 Continue and never got it has not sent
+        // the body; one that is sending a large or chunked body is cheaper to
+        // hang up on than to read.
+        let drainable = match self.framing {
+            Framing::Length(remaining) => {
+                remaining <= DRAIN_LIMIT && (!self.expect_continue || self.continued)
+            }
+            Framing::Chunked(_) => false,
+        };
+        if !drainable {
+            return Ok(BodyEnd::Unread);
+        }
+        while let Framing::Length(remaining) = self.framing {
+            if remaining == 0 {
+                break;
+            }
+            if io.read_buf.is_empty() {
+                if let Err(end) = fill_body(io, BUF_SIZE, &mut self.budget, clock).await {
+                    return Ok(end);
+                }
+            }
+            let n = remaining.min(io.read_buf.len() as u64);
+            let _ = io.read_buf.split_to(n as usize);
+            self.framing = Framing::Length(remaining - n);
+        }
+        Ok(BodyEnd::Complete)
+    }
+}
+
+/// Reads the next piece of the body; `true` with the last one.
+async fn next_chunk<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
+    io: &mut Io<I>,
+    framing: &mut Framing,
+    budget: &mut Budget,
+    clock: &mut Clock<'_, T>,
+) -> Result<(Bytes, bool), BodyEnd> {
+    loop {
+        match framing {
+            Framing::Length(remaining) => {
+                if !io.read_buf.is_empty() {
+                    let n = (*remaining).min(io.read_buf.len() as u64);
+                    *remaining -= n;
+                    // `n` is at most the buffer's length.
+                    let chunk = io.read_buf.split_to(n as usize).freeze();
+                    return Ok((chunk, *remaining == 0));
+                }
+                let want = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .clamp(BUF_SIZE, MAX_READ);
+                fill_body(io, want, budget, clock).await?;
+            }
+            Framing::Chunked(decoder) => {
+                let mut out = BytesMut::new();
+                match decoder.decode(&mut io.read_buf, &mut out, u64::MAX) {
+                    Ok(done) if done || !out.is_empty() => return Ok((out.freeze(), done)),
+                    Ok(_) => fill_body(io, MAX_READ, budget, clock).await?,
+                    Err(reject) => return Err(BodyEnd::Malformed(reject)),
+                }
+            }
+        }
+    }
+}
+
+/// One read for a body, within what is left of the body's `budget`.
+async fn fill_body<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
+    io: &mut Io<I>,
+    max: usize,
+    budget: &mut Budget,
+    clock: &mut Clock<'_, T>,
+) -> Result<(), BodyEnd> {
+    let mut read = pin!(io.fill(max));
+    // Bytes already waiting cost no time; only a read that has to wait
+    // reads the clock and spends from the budget.
+    let read = match future::poll_once(read.as_mut()).await {
+        Some(read) => read,
+        None => {
+            let since = Instant::now();
+            clock.start_at(since, budget.left());
+            let Some(read) = clock.limit(read).await else {
+                return Err(BodyEnd::Malformed(Reject::BODY_TIMEOUT));
+            };
+            budget.spend(since.elapsed());
+            read
+        }
+    };
+    match read {
+        Ok(n) if n > 0 => {
+            budget.earn(n);
+            Ok(())
+        }
+        _ => Err(BodyEnd::Broken),
     }
 }
 

@@ -5,9 +5,11 @@ mod clock;
 mod conn;
 mod date;
 mod decode;
+mod dispatch;
 mod encode;
 #[cfg(any(test, feature = "__fuzz"))]
 pub(crate) mod fuzz;
+mod io;
 mod parse;
 mod pool;
 mod scan;
