@@ -303,9 +303,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             };
             ctx.slot.set_idle(Some(deadline));
-            let read = async { Some(future::poll_fn(|cx| self.io.poll_idle_read(cx)).await) };
-            // Woken through the slot by the server (see `ConnGuard`).
-            let asked = std::future::poll_fn(|_| {
+            // The read first, then what the server asks: woken through the
+            // slot (see `ConnGuard`). One poll function rather than two
+            // futures raced by `or`.
+            let io = &mut self.io;
+            let read_or_asked = future::poll_fn(|cx| {
+                if let Poll::Ready(read) = io.poll_idle_read(cx) {
+                    return Poll::Ready(Some(read));
+                }
                 let shutdown_began = draining.is_none() && ctx.signal.is_triggered();
                 if shutdown_began || ctx.slot.ask() != Ask::Nothing {
                     Poll::Ready(None)
@@ -313,7 +318,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     Poll::Pending
                 }
             });
-            let outcome = clock.limit(future::or(read, asked)).await;
+            let outcome = clock.limit(read_or_asked).await;
             ctx.slot.set_idle(None);
             match outcome {
                 Some(Some(read)) => return Some(read),

@@ -14,12 +14,12 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncWrite, future};
 
 use super::clock::{Budget, Clock};
-use crate::incoming::{self, Pump};
 use super::io::Io;
 use super::parse::{self, BodyLength};
 use super::pool::BUF_SIZE;
 use super::{Config, Reject, Timer, is_tchar};
 use crate::Body;
+use crate::incoming::{self, Pump};
 
 /// Most bytes asked of one read.
 const MAX_READ: usize = 64 * 1024;
