@@ -19,7 +19,7 @@ use super::clock::Clock;
 use super::decode::{self, BodyEnd};
 use super::dispatch::{self, Rest, call, plain_response};
 use super::io::Io;
-use super::parse::HeaderSpan;
+use super::parse::{Head, HeaderSpan};
 use super::pool::SCRATCH;
 use super::scan::HeadScan;
 use super::{Config, Reject, Timer};
@@ -189,22 +189,31 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // across every later wait, and that future is allocated once, at
             // its largest, and kept while the connection idles.
             let (req, peer, is_head, version, keep_alive, mut reader) = {
-                let head = head;
-                let is_head = head.method == Method::HEAD;
-                let (body, reader) = decode::request_body(&mut self.io.read_buf, &head, config);
+                let Head {
+                    method,
+                    uri,
+                    version,
+                    headers,
+                    body,
+                    keep_alive,
+                    expect_continue,
+                } = head;
+                let is_head = method == Method::HEAD;
+                let (body, reader) =
+                    decode::request_body(&mut self.io.read_buf, body, expect_continue, config);
                 let mut req = Request::new(body);
-                *req.method_mut() = head.method;
-                *req.version_mut() = head.version;
+                *req.method_mut() = method;
+                *req.version_mut() = version;
                 // The defaults these replace own nothing (`HeaderMap::new`
                 // does not allocate, and the default `Uri` is a static
                 // "/"): forgetting them skips their drop glue, which is most
                 // of the cost of the assignment.
-                std::mem::forget(std::mem::replace(req.uri_mut(), head.uri));
-                std::mem::forget(std::mem::replace(req.headers_mut(), head.headers));
+                std::mem::forget(std::mem::replace(req.uri_mut(), uri));
+                std::mem::forget(std::mem::replace(req.headers_mut(), headers));
                 // The client behind a trusted proxy; `ctx.peer` itself, after one
                 // length check, when none is configured.
                 let peer = config.trusted_proxies.client(ctx.peer, req.headers());
-                (req, peer, is_head, head.version, head.keep_alive, reader)
+                (req, peer, is_head, version, keep_alive, reader)
             };
             let mut keep_alive = keep_alive && ctx.may_persist();
             // The app's future is built where it is awaited, so it takes its

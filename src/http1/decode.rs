@@ -15,7 +15,7 @@ use futures_lite::{AsyncRead, AsyncWrite, future};
 
 use super::clock::{Budget, Clock};
 use super::io::Io;
-use super::parse::{self, BodyLength};
+use super::parse::BodyLength;
 use super::pool::BUF_SIZE;
 use super::{Config, Reject, Timer, is_tchar};
 use crate::Body;
@@ -323,11 +323,12 @@ enum Framing {
 /// small bodies, which arrive with their head), or read on demand.
 pub(super) fn request_body(
     read_buf: &mut BytesMut,
-    head: &parse::Head,
+    length: BodyLength,
+    expect_continue: bool,
     config: &Config,
 ) -> (Body, Option<BodyReader>) {
     let limit = config.max_body_size;
-    let framing = match head.body {
+    let framing = match length {
         BodyLength::Empty => return (Body::empty(), None),
         BodyLength::Length(n) if n <= read_buf.len() as u64 => {
             // `n` fits in the buffer, so in usize.
@@ -345,7 +346,7 @@ pub(super) fn request_body(
     let reader = BodyReader {
         pump,
         framing,
-        expect_continue: head.expect_continue,
+        expect_continue,
         continued: false,
         end: None,
         budget: Budget::full(config.body_timeout, config.min_body_rate),
