@@ -193,7 +193,13 @@ where
         // The body is not needed; drop it before awaiting so the future does
         // not carry it.
         drop(body);
-        async move { T::from_request_parts(&mut parts, state).await }
+        async move {
+            let extracted = T::from_request_parts(&mut parts, state).await;
+            // The last extractor is done with the head: its map can serve
+            // the next request's path parameters.
+            crate::routing::params::recycle(std::mem::take(&mut parts.extensions));
+            extracted
+        }
     }
 }
 
