@@ -112,22 +112,35 @@ impl PathParams {
     ) -> Self {
         debug_assert_eq!(names.len(), params.len());
         let path = uri.path();
-        let mut inline = [(0, 0); INLINE];
-        let mut spill = Vec::new();
-        // `take`: a last call of `next` would check UTF-8 for nothing.
-        for (index, (key, raw)) in params.iter().take(names.len()).enumerate() {
-            debug_assert_eq!(&*names[index], key);
-            // matchit hands out slices of the path it was given; where a
-            // value is in `path` is where its slice starts.
+        // Where `raw` is in `path`, if it is a slice of it (matchit hands
+        // out slices of the path it was given) and needs no decoding.
+        let locate = |raw: &str| {
             let start = raw.as_ptr().addr().wrapping_sub(path.as_ptr().addr());
             let end = start.wrapping_add(raw.len());
             let in_path = path.get(start..end).is_some_and(|s| std::ptr::eq(s, raw));
-            if !in_path || raw.as_bytes().contains(&b'%') {
-                return Self::decoded(names, params);
+            (in_path && !raw.as_bytes().contains(&b'%')).then_some((start, end))
+        };
+        let mut inline = [(0, 0); INLINE];
+        let mut spill = Vec::new();
+        if let [name] = &**names {
+            // Most routes have one parameter: looking it up by name checks
+            // only the value for UTF-8, iterating checks the name too
+            // (about 90 instructions). Names may repeat, so not for more.
+            match params.get(name).and_then(locate) {
+                Some(span) => inline[0] = span,
+                None => return Self::decoded(names, params),
             }
-            match inline.get_mut(index) {
-                Some(slot) => *slot = (start, end),
-                None => spill.push((start, end)),
+        } else {
+            // `take`: a last call of `next` would check UTF-8 for nothing.
+            for (index, (key, raw)) in params.iter().take(names.len()).enumerate() {
+                debug_assert_eq!(&*names[index], key);
+                let Some(span) = locate(raw) else {
+                    return Self::decoded(names, params);
+                };
+                match inline.get_mut(index) {
+                    Some(slot) => *slot = span,
+                    None => spill.push(span),
+                }
             }
         }
         let values = Values {
@@ -173,6 +186,7 @@ impl PathParams {
 
     /// Stores the parameters in `extensions`, reusing the map of an
     /// earlier request (see [`recycle`]) if `extensions` has none yet.
+    #[inline]
     pub(crate) fn insert_into(self, extensions: &mut Extensions) {
         if extensions.is_empty() {
             // `try_with`: a thread being torn down just allocates.
@@ -266,6 +280,7 @@ impl<'a> ParamsView<'a> {
     /// # Panics
     ///
     /// Panics if `i >= self.len()`.
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> (&'a str, &'a str) {
         let values = self.values.expect("a view with names has values");
         let (start, end) = values.span(i);
@@ -368,6 +383,15 @@ mod tests {
         assert_eq!(
             pairs(&params),
             [("a", "x y"), ("b", "✓"), ("c", "d/e/f")].map(|(k, v)| (k.into(), v.into()))
+        );
+    }
+
+    #[test]
+    fn repeated_names_keep_each_value() {
+        let params = matched("/{a}/x/{a}", "/1/x/2");
+        assert_eq!(
+            pairs(&params),
+            [("a", "1"), ("a", "2")].map(|(k, v)| (k.into(), v.into()))
         );
     }
 

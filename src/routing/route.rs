@@ -109,6 +109,7 @@ where
         }
     }
 
+    #[inline]
     pub(crate) fn call(&self, req: Request, state: &S) -> BoxFuture {
         if let Some(chain) = &self.chain {
             return chain.call(req);
@@ -116,12 +117,19 @@ where
         match &self.core {
             Core::Bound(route) if self.layers.is_empty() => route.call(req),
             Core::Unbound(handler) if self.layers.is_empty() => handler.call(req, state),
-            // Layers around a handler whose state only arrives now: only a
-            // router that was never given its state gets here, and
-            // `Service` is implemented for `Router<()>` alone, whose chains
-            // are built eagerly. Correct, if slower: it builds the chain.
-            core => wrap(&self.layers, core.bind(state.clone())).call(req),
+            _ => self.call_unbuilt(req, state),
         }
+    }
+
+    /// Layers around a handler whose state only arrives now: only a router
+    /// that was never given its state gets here, and `Service` is
+    /// implemented for `Router<()>` alone, whose chains are built eagerly.
+    /// Correct, if slower: it builds the chain. Kept out of line so that
+    /// [`call`](Self::call) stays small enough to inline, which saves a
+    /// copy of the request.
+    #[cold]
+    fn call_unbuilt(&self, req: Request, state: &S) -> BoxFuture {
+        wrap(&self.layers, self.core.bind(state.clone())).call(req)
     }
 
     /// Adds `layer` at the current level: inside the layers added before it
