@@ -185,21 +185,18 @@ where
 {
     type Rejection = T::Rejection;
 
-    fn from_request(
-        req: Request,
-        state: &S,
-    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+    // Splitting the request inside the future rather than before it saves
+    // a copy of the head.
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        // The body is not needed; drop it before awaiting so the future does
-        // not carry it.
+        // The body is not needed; drop it before awaiting so the future
+        // does not carry it past the first poll.
         drop(body);
-        async move {
-            let extracted = T::from_request_parts(&mut parts, state).await;
-            // The last extractor is done with the head: its map can serve
-            // the next request's path parameters.
-            crate::routing::params::recycle(std::mem::take(&mut parts.extensions));
-            extracted
-        }
+        let extracted = T::from_request_parts(&mut parts, state).await;
+        // The last extractor is done with the head: its map can serve the
+        // next request's path parameters.
+        crate::routing::params::recycle(std::mem::take(&mut parts.extensions));
+        extracted
     }
 }
 
