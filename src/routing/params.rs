@@ -33,8 +33,8 @@ thread_local! {
 /// The names are shared with the route.
 #[derive(Clone)]
 pub(crate) struct PathParams {
-    /// The route's parameter names in path order.
-    names: Arc<[Box<str>]>,
+    /// The route's parameter names.
+    names: Arc<Names>,
     /// The values, or the first value that failed to decode.
     values: Result<Values, Invalid>,
 }
@@ -42,7 +42,7 @@ pub(crate) struct PathParams {
 #[derive(Clone)]
 struct Values {
     text: Text,
-    /// INVARIANT: holds `names.len()` byte ranges of `text`, the first
+    /// INVARIANT: holds `names.list.len()` byte ranges of `text`, the first
     /// `INLINE` in `inline`, the rest in `spill`.
     inline: [Span; INLINE],
     spill: Vec<Span>,
@@ -105,12 +105,8 @@ impl PathParams {
     /// Takes the values of a match of `uri`'s path; `names` are the route's
     /// parameter names as [`param_names`] found them, in the order matchit
     /// yields values.
-    pub(crate) fn new(
-        names: &Arc<[Box<str>]>,
-        params: &matchit::Params<'_, '_>,
-        uri: &Uri,
-    ) -> Self {
-        debug_assert_eq!(names.len(), params.len());
+    pub(crate) fn new(names: &Arc<Names>, params: &matchit::Params<'_, '_>, uri: &Uri) -> Self {
+        debug_assert_eq!(names.list.len(), params.len());
         let path = uri.path();
         // Where `raw` is in `path`, if it is a slice of it (matchit hands
         // out slices of the path it was given) and needs no decoding.
@@ -122,18 +118,28 @@ impl PathParams {
         };
         let mut inline = [(0, 0); INLINE];
         let mut spill = Vec::new();
-        if let [name] = &**names {
-            // Most routes have one parameter: looking it up by name checks
-            // only the value for UTF-8, iterating checks the name too
-            // (about 90 instructions). Names may repeat, so not for more.
+        if let Some(start) = names.tail {
+            // The value is the rest of the path: asking matchit for it would
+            // check it (and its name) for UTF-8 again, about 150
+            // instructions.
+            let raw = path.get(start..).unwrap_or_default();
+            debug_assert_eq!(params.iter().next().map(|(_, v)| v), Some(raw));
+            if raw.is_empty() || raw.as_bytes().contains(&b'%') {
+                return Self::decoded(names, params);
+            }
+            inline[0] = (start, path.len());
+        } else if let [name] = &*names.list {
+            // Looking one parameter up by name checks only the value for
+            // UTF-8, iterating checks the name too. Names may repeat, so
+            // not for more.
             match params.get(name).and_then(locate) {
                 Some(span) => inline[0] = span,
                 None => return Self::decoded(names, params),
             }
         } else {
             // `take`: a last call of `next` would check UTF-8 for nothing.
-            for (index, (key, raw)) in params.iter().take(names.len()).enumerate() {
-                debug_assert_eq!(&*names[index], key);
+            for (index, (key, raw)) in params.iter().take(names.list.len()).enumerate() {
+                debug_assert_eq!(&*names.list[index], key);
                 let Some(span) = locate(raw) else {
                     return Self::decoded(names, params);
                 };
@@ -158,7 +164,7 @@ impl PathParams {
     /// that is not a slice of the path): decodes every value into one
     /// string.
     #[cold]
-    fn decoded(names: &Arc<[Box<str>]>, params: &matchit::Params<'_, '_>) -> Self {
+    fn decoded(names: &Arc<Names>, params: &matchit::Params<'_, '_>) -> Self {
         let total = params.iter().map(|(_, v)| v.len()).sum();
         let mut values = Values::new(Text::Decoded(String::with_capacity(total)));
         let Text::Decoded(buf) = &mut values.text else {
@@ -218,10 +224,10 @@ impl PathParams {
     pub(crate) fn view(&self) -> Result<ParamsView<'_>, (&str, bool)> {
         match &self.values {
             Ok(values) => Ok(ParamsView {
-                names: &self.names,
+                names: &self.names.list,
                 values: Some(values),
             }),
-            Err(invalid) => Err((&self.names[invalid.index], invalid.utf8)),
+            Err(invalid) => Err((&self.names.list[invalid.index], invalid.utf8)),
         }
     }
 }
@@ -321,12 +327,22 @@ fn decode_into(raw: &str, buf: &mut String) -> Result<(), bool> {
     Ok(())
 }
 
+/// A route's parameter names, worked out once from its pattern.
+pub(crate) struct Names {
+    /// In path order.
+    list: Box<[Box<str>]>,
+    /// Where the value starts in every path the route matches, if the
+    /// pattern is a static prefix and then its only parameter
+    /// (`/users/{id}`, `/files/{*path}`): the value is the rest of the path.
+    tail: Option<usize>,
+}
+
 /// Returns the parameter names of a route pattern in path order:
 /// `{id}` gives `id`, `{*rest}` gives `rest`; `{{` and `}}` are literal braces.
 ///
 /// The pattern must already have been accepted by matchit.
-pub(crate) fn param_names(pattern: &str) -> Arc<[Box<str>]> {
-    let mut names = Vec::new();
+pub(crate) fn param_names(pattern: &str) -> Arc<Names> {
+    let mut list = Vec::new();
     let mut rest = pattern;
     while let Some(i) = rest.find(['{', '}']) {
         let after = &rest[i + 1..];
@@ -336,10 +352,23 @@ pub(crate) fn param_names(pattern: &str) -> Arc<[Box<str>]> {
             continue;
         }
         let end = after.find('}').unwrap_or(after.len());
-        names.push(after[..end].trim_start_matches('*').into());
+        list.push(after[..end].trim_start_matches('*').into());
         rest = after.get(end + 1..).unwrap_or("");
     }
-    names.into()
+    Arc::new(Names {
+        tail: tail_start(pattern).filter(|_| list.len() == 1),
+        list: list.into(),
+    })
+}
+
+/// Returns where the one parameter of `pattern` starts, if nothing but
+/// literal characters comes before it (no escaped brace, whose two
+/// characters match one) and nothing after it.
+fn tail_start(pattern: &str) -> Option<usize> {
+    let start = pattern.find(['{', '}'])?;
+    let name_end = pattern[start + 1..].find(['{', '}'])? + start + 1;
+    let literal = pattern.as_bytes()[start] == b'{' && pattern.as_bytes()[name_end] == b'}';
+    (literal && name_end == pattern.len() - 1 && name_end > start + 1).then_some(start)
 }
 
 #[cfg(test)]
@@ -374,7 +403,7 @@ mod tests {
         ];
         for (pattern, want) in cases {
             let names = param_names(pattern);
-            let got: Vec<&str> = names.iter().map(|s| &**s).collect();
+            let got: Vec<&str> = names.list.iter().map(|s| &**s).collect();
             assert_eq!(got, want, "{pattern}");
         }
     }
@@ -386,6 +415,32 @@ mod tests {
             pairs(&params),
             [("a", "x y"), ("b", "✓"), ("c", "d/e/f")].map(|(k, v)| (k.into(), v.into()))
         );
+    }
+
+    #[test]
+    fn a_trailing_parameter_is_found_by_the_pattern_alone() {
+        let cases = [
+            ("/users/{id}", Some(7)),
+            ("/files/{*path}", Some(7)),
+            ("/{id}", Some(1)),
+            ("/img-{id}.png", None),
+            ("/{a}/{b}", None),
+            ("/lit/{{x}}/{y}", None),
+            ("/lit}}/{y}", None),
+            ("/static", None),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(param_names(pattern).tail, want, "{pattern}");
+        }
+        let cases = [
+            ("/users/{id}", "/users/42", "42"),
+            ("/files/{*path}", "/files/a/b.txt?x=1", "a/b.txt"),
+            ("/files/{*path}", "/files/a%20b", "a b"),
+        ];
+        for (pattern, path, want) in cases {
+            let params = matched(pattern, path);
+            assert_eq!(pairs(&params)[0].1, want, "{pattern} {path}");
+        }
     }
 
     #[test]

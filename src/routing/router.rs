@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode};
 
 use super::method::MethodRouter;
-use super::params::{PathParams, param_names};
+use super::params::{Names, PathParams, param_names};
 use super::route::{CallFuture, Endpoint};
 use crate::handler::Handler;
 use crate::middleware::{Layer, Middleware, erase};
@@ -109,7 +109,7 @@ async fn connect_handler() -> crate::Response {
 struct RouteEntry<S> {
     path: Box<str>,
     /// The parameter names of `path`, shared with every match.
-    names: Arc<[Box<str>]>,
+    names: Arc<Names>,
     methods: MethodRouter<S>,
 }
 
