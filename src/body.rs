@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
 use crate::error::{BodyError, BoxError, LengthLimitError};
-use crate::http1::Incoming;
+use crate::incoming::Incoming;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
 

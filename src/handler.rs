@@ -103,7 +103,10 @@ where
         clippy::manual_async_fn,
         reason = "an `async fn` would capture `Res` and `S` and so need them `'static`"
     )]
-    fn call(self, _req: Request, _state: S) -> impl Future<Output = Response> + Send + 'static {
+    fn call(self, req: Request, _state: S) -> impl Future<Output = Response> + Send + 'static {
+        // The request is not read: its header map goes back for the
+        // thread's next request.
+        crate::recycle::give(req.into_parts().0.headers);
         async move { self().await.into_response() }
     }
 }

@@ -132,7 +132,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(bytes) => {
-                let mut res = Response::new(bytes.into());
+                let mut res = crate::recycle::response(bytes.into());
                 res.headers_mut()
                     .insert(header::CONTENT_TYPE, APPLICATION_JSON);
                 res

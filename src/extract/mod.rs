@@ -193,9 +193,10 @@ where
         // does not carry it past the first poll.
         drop(body);
         let extracted = T::from_request_parts(&mut parts, state).await;
-        // The last extractor is done with the head: its map can serve the
-        // next request's path parameters.
-        crate::routing::params::recycle(std::mem::take(&mut parts.extensions));
+        // Nothing reads the head after its last extractor: its header map
+        // and its extensions map go back for the thread's next request.
+        crate::recycle::give(parts.headers);
+        crate::routing::params::recycle(parts.extensions);
         extracted
     }
 }

@@ -27,6 +27,10 @@ pub(crate) enum Persist {
     Close,
 }
 
+/// Room for a typical response head: status line, a few headers, date,
+/// length and connection.
+const HEAD_RESERVE: usize = 256;
+
 /// Writes the status line and headers, ending with the blank line.
 ///
 /// `Content-Length` and `Transfer-Encoding` from the handler are replaced by
@@ -38,6 +42,8 @@ pub(crate) fn head(
     framing: Framing,
     persist: Persist,
 ) {
+    // One capacity check for the usual head instead of one per piece.
+    buf.reserve(HEAD_RESERVE);
     status_line(buf, status);
     let mut has_date = false;
     for (name, value) in headers {
@@ -53,6 +59,8 @@ pub(crate) fn head(
         buf.extend_from_slice(value.as_bytes());
         buf.extend_from_slice(b"\r\n");
     }
+    // The fixed parts go in as few copies as they can: a response head
+    // is mostly these.
     if !has_date {
         buf.extend_from_slice(b"date: ");
         super::date::extend(buf);
@@ -67,12 +75,11 @@ pub(crate) fn head(
         }
         Framing::Chunked => buf.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
-    match persist {
-        Persist::Default => {}
-        Persist::KeepAlive => buf.extend_from_slice(b"connection: keep-alive\r\n"),
-        Persist::Close => buf.extend_from_slice(b"connection: close\r\n"),
-    }
-    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(match persist {
+        Persist::Default => b"\r\n",
+        Persist::KeepAlive => b"connection: keep-alive\r\n\r\n",
+        Persist::Close => b"connection: close\r\n\r\n",
+    });
 }
 
 fn status_line(buf: &mut Vec<u8>, status: StatusCode) {

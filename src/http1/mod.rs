@@ -8,7 +8,6 @@ mod decode;
 mod encode;
 #[cfg(any(test, feature = "__fuzz"))]
 pub(crate) mod fuzz;
-mod incoming;
 mod parse;
 mod pool;
 mod scan;
@@ -23,7 +22,6 @@ use http::StatusCode;
 use tramline_rt::Runtime;
 
 pub(crate) use conn::serve_connection;
-pub(crate) use incoming::Incoming;
 
 use crate::proxy::TrustedProxies;
 use crate::service::Service;

@@ -22,7 +22,7 @@ pub struct Html<T>(pub T);
 
 impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
-        let mut res = Response::new(self.0.into());
+        let mut res = crate::recycle::response(self.0.into());
         res.headers_mut().insert(header::CONTENT_TYPE, TEXT_HTML);
         res
     }

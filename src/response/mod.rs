@@ -68,7 +68,7 @@ pub trait IntoResponse {
 
 /// Builds a response with `body` and, when given, a `content-type`.
 fn with_content_type(body: Body, content_type: Option<HeaderValue>) -> Response {
-    let mut res = Response::new(body);
+    let mut res = crate::recycle::response(body);
     if let Some(value) = content_type {
         res.headers_mut().insert(header::CONTENT_TYPE, value);
     }
@@ -91,13 +91,13 @@ impl IntoResponse for Response {
 
 impl IntoResponse for Body {
     fn into_response(self) -> Response {
-        Response::new(self)
+        crate::recycle::response(self)
     }
 }
 
 impl IntoResponse for () {
     fn into_response(self) -> Response {
-        Response::new(Body::empty())
+        crate::recycle::response(Body::empty())
     }
 }
 
@@ -109,7 +109,7 @@ impl IntoResponse for Infallible {
 
 impl IntoResponse for StatusCode {
     fn into_response(self) -> Response {
-        let mut res = Response::new(Body::empty());
+        let mut res = crate::recycle::response(Body::empty());
         *res.status_mut() = self;
         res
     }

@@ -13,8 +13,30 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// cargo: the one running us, if any.
+///
+/// Without the variables `cargo run` and `cargo test` set for this crate:
+/// build scripts such as ring's rerun when `CARGO_PKG_NAME` or
+/// `CARGO_MANIFEST_DIR` change, so a build inheriting ours would rebuild
+/// ring (a minute on 2 cores) and the next plain `cargo build` again.
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "OUT_DIR"
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
 }
 
 /// The workspace's target directory (honours `CARGO_TARGET_DIR`).
@@ -90,10 +112,11 @@ pub fn bench_server(debug: bool) -> io::Result<PathBuf> {
 }
 
 /// The peers and their binaries.
-pub const PEERS: [(&str, &str); 3] = [
+pub const PEERS: [(&str, &str); 4] = [
     ("axum", "axum_server"),
     ("actix", "actix_server"),
     ("hyper", "hyper_server"),
+    ("may-minihttp", "may_minihttp_server"),
 ];
 
 /// Builds the peers crate (its own workspace, `benches/peers`) in release,

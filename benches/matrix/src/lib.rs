@@ -1,6 +1,6 @@
 //! The runtime matrix: tramline's `bench_server` on every runtime (and, with
-//! `--peers`, axum, actix-web and bare hyper) under the same workloads, each
-//! server its own pinned process, measured side by side.
+//! `--peers`, axum, actix-web, bare hyper and may-minihttp) under the same
+//! workloads, each server its own pinned process, measured side by side.
 //!
 //! The binary (`cargo run --release -p tramline-bench -- --quick`) is a thin
 //! command line over this library; the smoke test drives the same code.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p tramline-bench -- --quick            # < 10 min on 2 cores
-//! cargo run --release -p tramline-bench -- --quick --peers    # + axum, actix-web, hyper
+//! cargo run --release -p tramline-bench -- --quick --peers    # + axum, actix-web, hyper, may-minihttp
 //! cargo run --release -p tramline-bench -- --instr            # instructions per request
 //! cargo run --release -p tramline-bench -- --syscalls         # syscalls per request
 //! cargo run --release -p tramline-bench -- --agree            # wrk vs built-in generator
@@ -24,7 +24,8 @@ use tramline_bench::server::{Launch, Server, on_path};
 use tramline_bench::{Plan, Preset, Target, Workload, agree, build, matrix, proc, report, trickle};
 
 /// The runtime matrix: bench_server on every runtime (and optionally axum,
-/// actix-web and hyper) × the workloads, each server its own pinned process.
+/// actix-web, hyper and may-minihttp) × the workloads, each server its own
+/// pinned process.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -36,8 +37,8 @@ struct Cli {
     /// works, measures nothing worth keeping.
     #[arg(long)]
     smoke: bool,
-    /// Add the peers (axum, actix-web, hyper), built on demand from
-    /// benches/peers.
+    /// Add the peers (axum, actix-web, hyper, may-minihttp), built on
+    /// demand from benches/peers.
     #[arg(long)]
     peers: bool,
     /// Count instructions per request under callgrind instead of running
@@ -55,7 +56,8 @@ struct Cli {
     /// bench_server offers).
     #[arg(long, value_delimiter = ',')]
     runtimes: Vec<String>,
-    /// Peers to add, comma-separated (implies --peers): axum, actix, hyper.
+    /// Peers to add, comma-separated (implies --peers): axum, actix, hyper,
+    /// may-minihttp.
     #[arg(long, value_delimiter = ',')]
     only_peers: Vec<String>,
     /// A peer binary already built, as NAME=PATH (repeatable): joins the
@@ -159,6 +161,18 @@ fn loadavg() -> String {
 }
 
 fn run(cli: Cli) -> io::Result<()> {
+    // Before any build: a misspelt peer would otherwise just be left out.
+    if let Some(name) = cli
+        .only_peers
+        .iter()
+        .find(|name| !build::PEERS.iter().any(|(peer, _)| peer == name))
+    {
+        let known: Vec<&str> = build::PEERS.iter().map(|(peer, _)| *peer).collect();
+        return Err(io::Error::other(format!(
+            "--only-peers: no peer {name:?} (expected {})",
+            known.join(", ")
+        )));
+    }
     let started = Instant::now();
     let nofile = proc::raise_nofile_limit();
     let out = match &cli.out {

@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The name in tables: a bench_server runtime (`tokio`, `smol`, ...) or a
-    /// peer (`axum`, `actix`, `hyper`).
+    /// peer (`axum`, `actix`, `hyper`, `may-minihttp`).
     pub name: String,
     /// The executable.
     pub program: PathBuf,
