@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
-use crate::error::{BodyError, BoxError};
+use crate::error::{BodyError, BoxError, LengthLimitError};
 use crate::incoming::Incoming;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
@@ -165,18 +165,6 @@ impl Body {
         self.inner
     }
 }
-
-/// A body passed the limit set by [`Body::with_limit`].
-#[derive(Debug)]
-pub(crate) struct LengthLimitError;
-
-impl fmt::Display for LengthLimitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("length limit exceeded")
-    }
-}
-
-impl std::error::Error for LengthLimitError {}
 
 impl Default for Body {
     fn default() -> Self {

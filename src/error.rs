@@ -22,12 +22,27 @@ struct Inner {
     cause: BoxError,
 }
 
+/// A body passed the limit set by [`Body::with_limit`](crate::Body::with_limit).
+///
+/// Lives beside [`BodyError`], which recognises it as its cause, so that
+/// the body can make it without the two modules needing each other.
+#[derive(Debug)]
+pub(crate) struct LengthLimitError;
+
+impl fmt::Display for LengthLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("length limit exceeded")
+    }
+}
+
+impl std::error::Error for LengthLimitError {}
+
 impl BodyError {
     pub(crate) fn new(cause: impl Into<BoxError>) -> Self {
         let cause = cause.into();
         Self {
             inner: Box::new(Inner {
-                too_large: cause.is::<crate::body::LengthLimitError>(),
+                too_large: cause.is::<LengthLimitError>(),
                 cause,
             }),
         }
@@ -88,7 +103,7 @@ mod tests {
             std::error::Error::source(&err).unwrap().to_string(),
             "reset"
         );
-        let err = BodyError::new(crate::body::LengthLimitError);
+        let err = BodyError::new(LengthLimitError);
         assert!(err.is_too_large());
         assert_eq!(err.to_string(), "body too large");
     }

@@ -111,6 +111,33 @@ where
     }
 }
 
+// One argument: it takes the whole request, so the request is not split
+// into head and body to be put back together (two copies of it).
+#[allow(non_snake_case, reason = "the argument names are the type names")]
+impl<F, Fut, Res, S, M, T1> Handler<(M, T1), S> for F
+where
+    F: FnOnce(T1) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Res> + Send + 'static,
+    Res: IntoResponse,
+    S: Send + Sync + 'static,
+    M: 'static,
+    T1: FromRequest<S, M> + Send + 'static,
+{
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would capture `Res` and so need it `'static`"
+    )]
+    fn call(self, req: Request, state: S) -> impl Future<Output = Response> + Send + 'static {
+        async move {
+            let T1 = match T1::from_request(req, &state).await {
+                Ok(value) => value,
+                Err(rejection) => return rejection.into_response(),
+            };
+            self(T1).await.into_response()
+        }
+    }
+}
+
 macro_rules! impl_handler {
     ([$($ty:ident),*], $last:ident) => {
         #[allow(non_snake_case, reason = "the argument names are the type names")]
@@ -126,7 +153,6 @@ macro_rules! impl_handler {
         {
             fn call(self, req: Request, state: S) -> impl Future<Output = Response> + Send + 'static {
                 async move {
-                    #[allow(unused_mut, reason = "unused when the only argument is the last")]
                     let (mut parts, body) = req.into_parts();
                     $(
                         let $ty = match $ty::from_request_parts(&mut parts, &state).await {
@@ -146,7 +172,6 @@ macro_rules! impl_handler {
     };
 }
 
-impl_handler!([], T1);
 impl_handler!([T1], T2);
 impl_handler!([T1, T2], T3);
 impl_handler!([T1, T2, T3], T4);

@@ -4,6 +4,7 @@
 //! [`Service`] and writes back whatever response the service produces.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use crate::{Request, Response};
 
@@ -14,4 +15,17 @@ pub(crate) trait Service: Send + Sync + 'static {
 
     /// Starts answering `req`.
     fn call(&self, req: Request) -> Self::Future;
+}
+
+/// The boxed future of one response: what an erased service returns.
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+
+/// A [`Service`] with its type erased, shared behind an `Arc`: a handler
+/// with its state, or a middleware chain ending in one.
+///
+/// It sits here, below both, because routing builds these chains and
+/// middleware's `Next` calls the rest of one.
+pub(crate) trait ErasedService: Send + Sync + 'static {
+    /// Starts answering `req`.
+    fn call(&self, req: Request) -> BoxFuture;
 }

@@ -185,21 +185,19 @@ where
 {
     type Rejection = T::Rejection;
 
-    fn from_request(
-        req: Request,
-        state: &S,
-    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+    // Splitting the request inside the future rather than before it saves
+    // a copy of the head.
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        // The body is not needed; drop it before awaiting so the future does
-        // not carry it.
+        // The body is not needed; drop it before awaiting so the future
+        // does not carry it past the first poll.
         drop(body);
-        async move {
-            let value = T::from_request_parts(&mut parts, state).await;
-            // Nothing reads the head after its last extractor: its header
-            // map goes back for the thread's next request.
-            crate::recycle::give(parts.headers);
-            value
-        }
+        let extracted = T::from_request_parts(&mut parts, state).await;
+        // Nothing reads the head after its last extractor: its header map
+        // and its extensions map go back for the thread's next request.
+        crate::recycle::give(parts.headers);
+        crate::routing::params::recycle(parts.extensions);
+        extracted
     }
 }
 

@@ -79,7 +79,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::response::IntoResponse;
-use crate::routing::route::{BoxFuture, ErasedRoute};
+use crate::service::{BoxFuture, ErasedService};
 use crate::{Request, Response};
 
 mod body_limit;
@@ -160,17 +160,40 @@ pub(crate) fn erase<M: Middleware>(middleware: M) -> Layer {
     Arc::new(middleware)
 }
 
+/// One middleware in front of the rest of a chain.
+struct Layered {
+    layer: Layer,
+    next: Arc<dyn ErasedService>,
+}
+
+impl ErasedService for Layered {
+    fn call(&self, req: Request) -> BoxFuture {
+        self.layer.call(req, Next::new(Arc::clone(&self.next)))
+    }
+}
+
+/// Puts `layers` (outermost first) in front of `end`, a handler with its
+/// state.
+pub(crate) fn wrap(layers: &[Layer], end: Arc<dyn ErasedService>) -> Arc<dyn ErasedService> {
+    layers.iter().rev().fold(end, |next, layer| {
+        Arc::new(Layered {
+            layer: Arc::clone(layer),
+            next,
+        })
+    })
+}
+
 /// The rest of the middleware chain and the handler at its end.
 ///
 /// Owned: a middleware may move it into a future, call it once, or drop it
 /// to answer without calling the handler.
 #[must_use = "a middleware that drops `Next` answers without calling the handler"]
 pub struct Next {
-    route: Arc<dyn ErasedRoute>,
+    route: Arc<dyn ErasedService>,
 }
 
 impl Next {
-    pub(crate) fn new(route: Arc<dyn ErasedRoute>) -> Self {
+    fn new(route: Arc<dyn ErasedService>) -> Self {
         Self { route }
     }
 

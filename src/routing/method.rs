@@ -378,6 +378,7 @@ where
     }
 
     /// Answers `req`, whose path matched this router's.
+    #[inline]
     pub(crate) fn call(&self, req: Request, state: &S) -> CallFuture {
         let slot = slot(req.method());
         let endpoint = slot

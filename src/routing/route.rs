@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::handler::Handler;
-use crate::middleware::{Layer, Next};
+use crate::middleware::{Layer, wrap};
+use crate::service::{BoxFuture, ErasedService};
 use crate::{Request, Response};
-
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
 
 /// A handler that still needs the router's state `S` on every call.
 trait ErasedHandler<S>: Send + Sync + 'static {
@@ -22,13 +21,7 @@ trait ErasedHandler<S>: Send + Sync + 'static {
 
     /// Erases the handler again together with `state`, so that it no longer
     /// needs one.
-    fn bind(&self, state: S) -> Arc<dyn ErasedRoute>;
-}
-
-/// A handler (or a middleware chain ending in one) that carries everything
-/// it needs.
-pub(crate) trait ErasedRoute: Send + Sync + 'static {
-    fn call(&self, req: Request) -> BoxFuture;
+    fn bind(&self, state: S) -> Arc<dyn ErasedService>;
 }
 
 /// `H` with the `T` that selects its `Handler` impl.
@@ -53,7 +46,7 @@ where
         Box::pin(self.handler.clone().call(req, state.clone()))
     }
 
-    fn bind(&self, state: S) -> Arc<dyn ErasedRoute> {
+    fn bind(&self, state: S) -> Arc<dyn ErasedService> {
         Arc::new(Bound {
             handler: self.handler.clone(),
             state,
@@ -62,7 +55,7 @@ where
     }
 }
 
-impl<H, T, S> ErasedRoute for Bound<H, T, S>
+impl<H, T, S> ErasedService for Bound<H, T, S>
 where
     H: Handler<T, S>,
     T: 'static,
@@ -70,18 +63,6 @@ where
 {
     fn call(&self, req: Request) -> BoxFuture {
         Box::pin(self.handler.clone().call(req, self.state.clone()))
-    }
-}
-
-/// One middleware in front of the rest of a chain.
-struct Layered {
-    layer: Layer,
-    next: Arc<dyn ErasedRoute>,
-}
-
-impl ErasedRoute for Layered {
-    fn call(&self, req: Request) -> BoxFuture {
-        self.layer.call(req, Next::new(Arc::clone(&self.next)))
     }
 }
 
@@ -98,14 +79,14 @@ pub(crate) struct Endpoint<S> {
     level: usize,
     /// `layers` around `core`, built whenever `core` has its state.
     /// INVARIANT: `Some` iff `layers` is not empty and the state is known.
-    chain: Option<Arc<dyn ErasedRoute>>,
+    chain: Option<Arc<dyn ErasedService>>,
 }
 
 enum Core<S> {
     /// Registered on a `Router<S>`; takes the state at call time.
     Unbound(Arc<dyn ErasedHandler<S>>),
     /// Given its state by `with_state`; ignores the state at call time.
-    Bound(Arc<dyn ErasedRoute>),
+    Bound(Arc<dyn ErasedService>),
 }
 
 impl<S> Endpoint<S>
@@ -128,6 +109,7 @@ where
         }
     }
 
+    #[inline]
     pub(crate) fn call(&self, req: Request, state: &S) -> BoxFuture {
         if let Some(chain) = &self.chain {
             return chain.call(req);
@@ -135,12 +117,19 @@ where
         match &self.core {
             Core::Bound(route) if self.layers.is_empty() => route.call(req),
             Core::Unbound(handler) if self.layers.is_empty() => handler.call(req, state),
-            // Layers around a handler whose state only arrives now: only a
-            // router that was never given its state gets here, and
-            // `Service` is implemented for `Router<()>` alone, whose chains
-            // are built eagerly. Correct, if slower: it builds the chain.
-            core => wrap(&self.layers, core.bind(state.clone())).call(req),
+            _ => self.call_unbuilt(req, state),
         }
+    }
+
+    /// Layers around a handler whose state only arrives now: only a router
+    /// that was never given its state gets here, and `Service` is
+    /// implemented for `Router<()>` alone, whose chains are built eagerly.
+    /// Correct, if slower: it builds the chain. Kept out of line so that
+    /// [`call`](Self::call) stays small enough to inline, which saves a
+    /// copy of the request.
+    #[cold]
+    fn call_unbuilt(&self, req: Request, state: &S) -> BoxFuture {
+        wrap(&self.layers, self.core.bind(state.clone())).call(req)
     }
 
     /// Adds `layer` at the current level: inside the layers added before it
@@ -186,22 +175,12 @@ where
 }
 
 impl<S: Clone + Send + Sync + 'static> Core<S> {
-    fn bind(&self, state: S) -> Arc<dyn ErasedRoute> {
+    fn bind(&self, state: S) -> Arc<dyn ErasedService> {
         match self {
             Self::Unbound(handler) => handler.bind(state),
             Self::Bound(route) => Arc::clone(route),
         }
     }
-}
-
-/// Puts `layers` (outermost first) in front of `route`.
-fn wrap(layers: &[Layer], route: Arc<dyn ErasedRoute>) -> Arc<dyn ErasedRoute> {
-    layers.iter().rev().fold(route, |next, layer| {
-        Arc::new(Layered {
-            layer: Arc::clone(layer),
-            next,
-        })
-    })
 }
 
 impl<S> Clone for Endpoint<S> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode};
 
 use super::method::MethodRouter;
-use super::params::{PathParams, param_names};
+use super::params::{Names, PathParams, param_names};
 use super::route::{CallFuture, Endpoint};
 use crate::handler::Handler;
 use crate::middleware::{Layer, Middleware, erase};
@@ -109,7 +109,7 @@ async fn connect_handler() -> crate::Response {
 struct RouteEntry<S> {
     path: Box<str>,
     /// The parameter names of `path`, shared with every match.
-    names: Arc<[Box<str>]>,
+    names: Arc<Names>,
     methods: MethodRouter<S>,
 }
 
@@ -501,19 +501,20 @@ where
     /// Answers `req`; the one path match per request happens here.
     fn call_with_state(&self, mut req: Request, state: &S) -> CallFuture {
         let matched = match self.matcher.at(req.uri().path()) {
+            // Only routes with parameters pay for storing them.
+            Ok(m) if m.params.is_empty() => Some(&self.routes[*m.value]),
             Ok(m) => {
                 let entry = &self.routes[*m.value];
-                // Only routes with parameters pay for storing them.
-                let params =
-                    (!m.params.is_empty()).then(|| PathParams::new(&entry.names, &m.params));
-                Some((entry, params))
+                // Stored straight from here: passing the parameters out of
+                // the match costs a copy of them per step.
+                let params = PathParams::new(&entry.names, &m.params, req.uri());
+                drop(m);
+                params.insert_into(req.extensions_mut());
+                Some(entry)
             }
             Err(_) => None,
         };
-        if let Some((entry, params)) = matched {
-            if let Some(params) = params {
-                req.extensions_mut().insert(params);
-            }
+        if let Some(entry) = matched {
             return entry.methods.call(req, state);
         }
         if req.method() == Method::CONNECT {

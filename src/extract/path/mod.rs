@@ -118,13 +118,14 @@ mod tests {
     fn parts(pattern: &str, path: &str) -> Parts {
         let mut router = matchit::Router::new();
         router.insert(pattern, ()).unwrap();
-        let params = {
-            let m = router.at(path).unwrap();
-            (!m.params.is_empty()).then(|| PathParams::new(&param_names(pattern), &m.params))
-        };
         let (mut parts, ()) = http::Request::get(path).body(()).unwrap().into_parts();
+        let params = {
+            let m = router.at(parts.uri.path()).unwrap();
+            (!m.params.is_empty())
+                .then(|| PathParams::new(&param_names(pattern), &m.params, &parts.uri))
+        };
         if let Some(params) = params {
-            parts.extensions.insert(params);
+            params.insert_into(&mut parts.extensions);
         }
         parts
     }
