@@ -41,6 +41,11 @@ pub struct Body {
 
 pub(crate) enum Inner {
     Full(Bytes),
+    /// A whole body made from a `Vec` or `String`, kept as it is: turning
+    /// one with spare capacity (`format!`, serde_json) into `Bytes`
+    /// allocates a shared header, and the engine only copies the bytes
+    /// into its write buffer anyway.
+    Vec(Vec<u8>),
     Stream(BoxStream),
     /// A request body the connection reads as the handler asks for it.
     Incoming(Incoming),
@@ -89,6 +94,7 @@ impl Body {
     pub fn len(&self) -> Option<u64> {
         match &self.inner {
             Inner::Full(b) => Some(b.len() as u64),
+            Inner::Vec(v) => Some(v.len() as u64),
             Inner::Stream(_) => None,
             Inner::Incoming(i) => i.len(),
         }
@@ -110,10 +116,12 @@ impl Body {
     /// Not cancel safe: chunks already read are lost if the future is
     /// dropped.
     pub async fn collect(mut self) -> Result<Bytes, BodyError> {
-        if let Inner::Full(b) = &mut self.inner {
-            if b.len() as u64 <= self.limit {
-                return Ok(std::mem::take(b));
+        match &mut self.inner {
+            Inner::Full(b) if b.len() as u64 <= self.limit => return Ok(std::mem::take(b)),
+            Inner::Vec(v) if v.len() as u64 <= self.limit => {
+                return Ok(Bytes::from(std::mem::take(v)));
             }
+            _ => {}
         }
         let mut buf = BytesMut::new();
         if let Some(n) = self.len() {
@@ -176,6 +184,7 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Inner::Full(b) => f.debug_tuple("Body").field(&b.len()).finish(),
+            Inner::Vec(v) => f.debug_tuple("Body").field(&v.len()).finish(),
             Inner::Stream(_) => f.write_str("Body(stream)"),
             Inner::Incoming(i) => f.debug_tuple("Body(incoming)").field(&i.len()).finish(),
         }
@@ -198,6 +207,8 @@ impl Stream for Body {
         let next = match &mut this.inner {
             Inner::Full(b) if b.is_empty() => return Poll::Ready(None),
             Inner::Full(b) => Poll::Ready(Some(Ok(std::mem::take(b)))),
+            Inner::Vec(v) if v.is_empty() => return Poll::Ready(None),
+            Inner::Vec(v) => Poll::Ready(Some(Ok(Bytes::from(std::mem::take(v))))),
             Inner::Stream(s) => s.as_mut().poll_next(cx),
             Inner::Incoming(i) => i.poll_chunk(cx),
         };
@@ -223,7 +234,7 @@ impl From<Bytes> for Body {
 
 impl From<String> for Body {
     fn from(s: String) -> Self {
-        Bytes::from(s).into()
+        Self::new(Inner::Vec(s.into_bytes()))
     }
 }
 
@@ -235,7 +246,7 @@ impl From<&'static str> for Body {
 
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
-        Bytes::from(v).into()
+        Self::new(Inner::Vec(v))
     }
 }
 
@@ -255,6 +266,22 @@ impl From<()> for Body {
 mod tests {
     use super::*;
     use futures_lite::future::block_on;
+
+    #[test]
+    fn a_string_or_vec_body_is_whole_and_keeps_its_limit() {
+        let text = format!("user {}", 42);
+        let body = Body::from(text.clone());
+        assert_eq!(body.len(), Some(text.len() as u64));
+        assert_eq!(block_on(body.collect()).unwrap(), text.as_bytes());
+
+        let mut body = Body::from(b"abc".to_vec());
+        assert_eq!(block_on(body.next()).unwrap().unwrap(), &b"abc"[..]);
+        assert!(block_on(body.next()).is_none());
+
+        let over = Body::from(vec![0u8; 10]).with_limit(4);
+        assert!(block_on(over.collect()).unwrap_err().is_too_large());
+        assert!(block_on(Body::from(String::new()).next()).is_none());
+    }
 
     #[test]
     fn stream_body_collects_all_chunks_in_order() {

@@ -184,6 +184,7 @@ pub(super) fn encode_response(
     } else {
         match &body {
             Inner::Full(bytes) => encode::Framing::Length(bytes.len() as u64),
+            Inner::Vec(bytes) => encode::Framing::Length(bytes.len() as u64),
             Inner::Stream(_) | Inner::Incoming(_) => match declared_length(&parts.headers) {
                 Some(n) => encode::Framing::Length(n),
                 None if version == Version::HTTP_11 => encode::Framing::Chunked,
@@ -210,6 +211,11 @@ pub(super) fn encode_response(
             Rest::Queued
         }
         Inner::Full(bytes) => Rest::Large(bytes),
+        Inner::Vec(bytes) if bytes.len() <= COPY_LIMIT => {
+            write_buf.extend_from_slice(&bytes);
+            Rest::Queued
+        }
+        Inner::Vec(bytes) => Rest::Large(Bytes::from(bytes)),
         Inner::Stream(stream) => Rest::Stream(stream, framing),
         // Another request's body cannot be read here; the engine turns
         // this request's own body into a buffered one before responding.
