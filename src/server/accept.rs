@@ -345,3 +345,106 @@ fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::WouldBlock
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Future, Pending, pending};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_lite::io::Cursor;
+
+    use super::*;
+    use crate::Router;
+    use crate::routing::get;
+
+    /// The size of the last future spawned on [`SizeOnly`].
+    static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+    /// A runtime that runs nothing: it only records how large the futures
+    /// given to `spawn` are.
+    #[derive(Clone)]
+    struct SizeOnly;
+
+    struct NoListener;
+
+    impl Listener for NoListener {
+        type Stream = Cursor<Vec<u8>>;
+
+        fn accept(
+            &mut self,
+        ) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send {
+            pending()
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+
+    impl Runtime for SizeOnly {
+        type Stream = Cursor<Vec<u8>>;
+        type Listener = NoListener;
+        type Sleep = Pending<()>;
+        #[cfg(unix)]
+        type UnixListener = NoListener;
+
+        fn spawn<F>(&self, future: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            SPAWNED.store(std::mem::size_of_val(&future), Ordering::SeqCst);
+        }
+
+        fn sleep(&self, _: Duration) -> Self::Sleep {
+            pending()
+        }
+
+        fn listener(&self, _: StdTcpListener) -> io::Result<Self::Listener> {
+            Ok(NoListener)
+        }
+
+        #[cfg(unix)]
+        fn unix_listener(
+            &self,
+            _: std::os::unix::net::UnixListener,
+        ) -> io::Result<Self::UnixListener> {
+            Ok(NoListener)
+        }
+
+        fn block_on<F: Future>(&self, future: F) -> F::Output {
+            future::block_on(future)
+        }
+    }
+
+    /// Every open connection keeps its task: with 10,000 idle ones, each
+    /// byte here is 10 KB. The TLS handshake, inline, once made every task
+    /// (plaintext ones too) 12 KiB.
+    #[test]
+    fn a_connections_task_is_small() {
+        let signal = Arc::new(Signal::default());
+        let shared = Arc::new(Shared {
+            service: Arc::new(Router::new().route("/", get(|| async { "ok" }))),
+            config: Arc::new(http1::Config::default()),
+            signal: signal.clone(),
+            grace: Duration::from_secs(1),
+            max_connections: 1,
+            shutdown: Mutex::new(None),
+            #[cfg(feature = "tls")]
+            tls: None,
+        });
+        let peer = SocketAddr::from(([127, 0, 0, 1], 1));
+        spawn_connection(
+            &SizeOnly,
+            Cursor::new(Vec::new()),
+            peer,
+            signal.open_connection(),
+            &shared,
+        );
+        let size = SPAWNED.load(Ordering::SeqCst);
+        eprintln!("connection task future: {size} bytes");
+        assert!(
+            size > 0 && size <= 1024,
+            "a connection's task is {size} bytes"
+        );
+    }
+}
