@@ -13,7 +13,11 @@ use std::cell::RefCell;
 use http::response::Parts;
 use http::{HeaderMap, StatusCode, Version};
 
-use crate::{Body, Response};
+use crate::body::Body;
+
+/// `crate::Response` spelled out, so this module, which the response
+/// module uses, does not use it back.
+type Response = http::Response<Body>;
 
 /// Maps kept per thread: enough for the responses one thread has in flight
 /// between two writes; more are freed.
