@@ -18,7 +18,7 @@ use tramline::routing::{any, get, post};
 use tramline::rt::Runtime;
 use tramline::{Body, Router};
 
-use support::{TestServer, on_every_runtime};
+use support::{Client, TestServer, on_every_runtime};
 
 const PROBE: &[u8] = b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
 
@@ -863,6 +863,47 @@ fn error_response_is_read_before_the_close<R: Runtime>(rt: R) {
     );
 }
 
+fn a_response_to_an_unread_body_is_read_before_the_close<R: Runtime>(rt: R) {
+    // The handler answers without reading the chunked body, so the server
+    // closes. The client is still sending the body: the server lingers
+    // instead of resetting the connection under it.
+    let server = TestServer::start(rt, app());
+    let mut client = server.connect();
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let r = client.response();
+    assert_eq!((r.status, r.text()), (200, "root"));
+    keeps_sending_until_closed(&mut client);
+}
+
+fn a_413_is_read_before_the_close<R: Runtime>(rt: R) {
+    // The body goes over the limit: the server answers 413 once it knows,
+    // and lingers while the client sends the rest.
+    let server = TestServer::start_with(rt, app(), |s| {
+        s.max_body_size(1024);
+    });
+    let mut client = server.connect();
+    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    client.send(format!("800\r\n{}\r\n", "x".repeat(0x800)).as_bytes());
+    let r = client.response();
+    assert_eq!(r.status, 413);
+    keeps_sending_until_closed(&mut client);
+}
+
+/// Sends more of a body the server has already answered, in pieces with
+/// pauses (a reset would arrive between them), then finishes: the server
+/// must have read and dropped it all, and then close.
+fn keeps_sending_until_closed(client: &mut Client) {
+    let chunk = format!("400\r\n{}\r\n", "x".repeat(0x400));
+    for i in 0..8 {
+        if let Err(e) = client.try_send(chunk.as_bytes()) {
+            panic!("write {i} after the response: {e}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    client.finish_writing();
+    client.assert_closed();
+}
+
 fn idle_keep_alive_connection_times_out<R: Runtime>(rt: R) {
     let server = TestServer::start_with(rt, app(), |s| {
         s.idle_timeout(Duration::from_millis(200));
@@ -1086,6 +1127,8 @@ on_every_runtime!(
     every_vector_gets_its_exact_status_and_close_behaviour,
     every_vector_survives_byte_at_a_time_delivery,
     error_response_is_read_before_the_close,
+    a_response_to_an_unread_body_is_read_before_the_close,
+    a_413_is_read_before_the_close,
     idle_keep_alive_connection_times_out,
     slow_head_times_out,
     stalled_body_times_out,

@@ -238,8 +238,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // RFC 9110 §15.5.14: after 413 the server may close so the client
             // stops sending; always doing so keeps the verdict the same
             // whether or not the rest of the body happened to arrive already.
+            // The client may still be sending the rest of that body, so the
+            // close lingers.
+            let mut body_unread = false;
             if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 keep_alive = false;
+                body_unread = true;
             }
 
             if let Some(reader) = &mut reader {
@@ -260,7 +264,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
                 match reader.finish_body(&mut self.io, clock).await? {
                     BodyEnd::Complete => {}
-                    BodyEnd::Unread => keep_alive = false,
+                    BodyEnd::Unread => {
+                        keep_alive = false;
+                        body_unread = true;
+                    }
                     BodyEnd::Malformed(reject) => return self.reject(reject, clock, config).await,
                     BodyEnd::Broken => return Ok(()),
                 }
@@ -281,7 +288,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             }
             if !keep_alive {
                 // RFC 9112 §9.6: nothing after a close is processed, pipelined
-                // requests included.
+                // requests included. A client still sending (a body that was
+                // not read, or requests after this one) must first get to
+                // read the response.
+                if body_unread || !self.io.read_buf.is_empty() {
+                    return self.close_lingering(clock, config).await;
+                }
                 return self.io.close(clock, config).await;
             }
             if self.io.write_buf.len() >= FLUSH_AT {
@@ -386,10 +398,20 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             config,
         )
         .await?;
+        self.close_lingering(clock, config).await
+    }
+
+    /// Closes the connection while the client may still be sending.
+    ///
+    /// Linger: read and drop what the client is still sending for a short
+    /// while, so closing with unread data does not reset the connection
+    /// before the client has read the response.
+    async fn close_lingering<T: Timer>(
+        &mut self,
+        clock: &mut Clock<'_, T>,
+        config: &Config,
+    ) -> io::Result<()> {
         self.io.close(clock, config).await?;
-        // Linger: read and drop what the client is still sending for a short
-        // while, so closing with unread data does not reset the connection
-        // before the client has read the response.
         // The bytes land in the thread's scratch array, lent per poll (see
         // `Io::poll_discard`), so the connection's future holds no array of
         // its own for this.

@@ -152,6 +152,12 @@ impl Client {
         self
     }
 
+    /// Writes `bytes`, handing back the error a write may meet (a reset
+    /// connection) instead of failing the test.
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Closes the write half, as a client that has sent everything.
     pub fn finish_writing(&mut self) {
         self.stream.shutdown(Shutdown::Write).unwrap();
