@@ -52,6 +52,7 @@ pub mod test;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+pub mod upgrade;
 
 pub use body::Body;
 pub use error::{BodyError, BoxError};

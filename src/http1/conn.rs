@@ -7,12 +7,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use futures_lite::{AsyncRead, AsyncWrite, future};
+use futures_lite::{AsyncRead, AsyncWrite, FutureExt, future};
 use http::{Method, StatusCode, Version};
 
 use super::clock::Clock;
@@ -57,7 +58,7 @@ pub(crate) fn serve_connection<T, S, I>(
 where
     T: Timer,
     S: Service,
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     Box::pin(connection(io, peer, service, timer, config, signal, slot))
 }
@@ -73,7 +74,7 @@ async fn connection<T, S, I>(
 ) where
     T: Timer,
     S: Service,
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let sleep = pin!(timer.sleep(config.idle_timeout));
     let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
@@ -83,6 +84,7 @@ async fn connection<T, S, I>(
         io: Io::new(io),
         scan: HeadScan::default(),
         spans: Vec::new(),
+        upgrade: None,
     };
     let ctx = Ctx {
         service: &*service,
@@ -93,6 +95,20 @@ async fn connection<T, S, I>(
     };
     if let Err(e) = conn.run(&ctx, &mut clock).await {
         tracing::debug!(error = %e, %peer, "connection closed with an error");
+        return;
+    }
+    if let Some(callback) = conn.upgrade.take() {
+        // The connection is the upgrade's now: no more HTTP timeouts, and
+        // it stays busy (not idle) for the server until the upgrade ends.
+        let upgraded = conn.io.hand_over();
+        let run = AssertUnwindSafe(callback(upgraded)).catch_unwind();
+        if let Err(payload) = run.await {
+            tracing::error!(
+                panic = %dispatch::panic_message(&*payload),
+                %peer,
+                "upgrade handler panicked; connection closed"
+            );
+        }
     }
 }
 
@@ -119,6 +135,8 @@ struct Conn<I> {
     /// How far the head at the front of `io.read_buf` has been scanned.
     scan: HeadScan,
     spans: Vec<HeaderSpan>,
+    /// Set when a `101` was written: what takes the connection.
+    upgrade: Option<crate::upgrade::Callback>,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
@@ -188,7 +206,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // loop's scope would keep its room in the connection's future
             // across every later wait, and that future is allocated once, at
             // its largest, and kept while the connection idles.
-            let (req, peer, is_head, version, keep_alive, mut reader) = {
+            let (req, peer, is_head, version, keep_alive, can_upgrade, mut reader) = {
                 let Head {
                     method,
                     uri,
@@ -197,6 +215,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     body,
                     keep_alive,
                     expect_continue,
+                    upgrade,
                 } = head;
                 let is_head = method == Method::HEAD;
                 let (body, reader) =
@@ -213,7 +232,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 // The client behind a trusted proxy; `ctx.peer` itself, after one
                 // length check, when none is configured.
                 let peer = config.trusted_proxies.client(ctx.peer, req.headers());
-                (req, peer, is_head, version, keep_alive, reader)
+                if upgrade {
+                    req.extensions_mut().insert(crate::upgrade::CanUpgrade);
+                }
+                (req, peer, is_head, version, keep_alive, upgrade, reader)
             };
             let mut keep_alive = keep_alive && ctx.may_persist();
             // The app's future is built where it is awaited, so it takes its
@@ -234,6 +256,44 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
             };
+
+            if response.status().is_informational() {
+                // A `101` the request asked for, with the function that
+                // takes the connection: written, then the connection is
+                // handed over (see `connection`). Any other 1xx cannot end
+                // an exchange (RFC 9110 §15.2), so the handler is wrong.
+                let callback = crate::upgrade::take_callback(&mut response);
+                match callback {
+                    Some(callback)
+                        if can_upgrade && response.status() == StatusCode::SWITCHING_PROTOCOLS =>
+                    {
+                        dispatch::respond(
+                            &mut self.io,
+                            response,
+                            false,
+                            version,
+                            true,
+                            clock,
+                            config,
+                        )
+                        .await?;
+                        self.io.flush(clock, config).await?;
+                        self.upgrade = Some(callback);
+                        return Ok(());
+                    }
+                    _ => {
+                        tracing::error!(
+                            status = %response.status(),
+                            peer = %ctx.peer,
+                            "handler answered 1xx without an upgrade the request offered; answering 500"
+                        );
+                        response = plain_response(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal server error",
+                        );
+                    }
+                }
+            }
 
             // RFC 9110 §15.5.14: after 413 the server may close so the client
             // stops sending; always doing so keeps the verdict the same

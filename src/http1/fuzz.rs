@@ -9,7 +9,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
@@ -163,14 +163,19 @@ fn app() -> Router {
 /// Runs the engine over `input` fed `step` bytes per read; returns the
 /// output with every `date` value blanked.
 pub(crate) fn serve(input: &[u8], step: usize) -> String {
-    let mut io = Scripted {
-        input,
+    // The engine takes its stream by value and for good (an upgrade could
+    // keep it), so the stream owns a copy of the input and shares its
+    // output.
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let io = Scripted {
+        input: input.to_vec(),
         pos: 0,
         step,
-        output: Vec::new(),
+        output: output.clone(),
     };
-    block_on(serve_in_memory(&mut io, Arc::new(app())));
-    let text = String::from_utf8_lossy(&io.output);
+    block_on(serve_in_memory(io, Arc::new(app())));
+    let output = output.lock().unwrap();
+    let text = String::from_utf8_lossy(&output);
     let mut out = String::with_capacity(text.len());
     let mut rest = &*text;
     while let Some(i) = rest.find("date: ") {
@@ -184,14 +189,14 @@ pub(crate) fn serve(input: &[u8], step: usize) -> String {
 
 /// A stream that yields its input in `step`-byte reads, then EOF, and
 /// records every byte written.
-struct Scripted<'a> {
-    input: &'a [u8],
+struct Scripted {
+    input: Vec<u8>,
     pos: usize,
     step: usize,
-    output: Vec<u8>,
+    output: Arc<Mutex<Vec<u8>>>,
 }
 
-impl AsyncRead for Scripted<'_> {
+impl AsyncRead for Scripted {
     fn poll_read(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -205,13 +210,13 @@ impl AsyncRead for Scripted<'_> {
     }
 }
 
-impl AsyncWrite for Scripted<'_> {
+impl AsyncWrite for Scripted {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.output.extend_from_slice(buf);
+        self.output.lock().unwrap().extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
 
 use super::clock::{Budget, Clock};
@@ -59,6 +59,65 @@ impl<I> Io<I> {
             lent: true,
             write_budget: None,
         }
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io<I> {
+    /// The connection after a `101`, for the upgrade: the bytes read past
+    /// the head go with it, and the buffers go back to the pool (the
+    /// upgraded stream reads and writes the socket directly).
+    pub(super) fn hand_over(mut self) -> crate::upgrade::Upgraded {
+        let prefix = Bytes::copy_from_slice(&self.read_buf);
+        if !self.lent {
+            self.read_buf.clear();
+            self.write_buf.clear();
+            pool::give(Bufs {
+                read: std::mem::take(&mut self.read_buf),
+                write: std::mem::take(&mut self.write_buf),
+            });
+            self.lent = true;
+        }
+        crate::upgrade::Upgraded::new(Passthrough(self), prefix)
+    }
+}
+
+/// An `Io` whose buffers are spent: reads and writes go straight to the
+/// stream.
+struct Passthrough<I>(Io<I>);
+
+impl<I: AsyncRead + Unpin> AsyncRead for Passthrough<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0.stream).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Passthrough<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0.stream).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0.stream).poll_close(cx)
     }
 }
 

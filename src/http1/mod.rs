@@ -64,7 +64,7 @@ impl Timer for NoTimer {
 /// Extractors see 127.0.0.1:0 as the peer.
 pub(crate) async fn serve_in_memory<I, S>(io: I, service: Arc<S>)
 where
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service,
 {
     let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));

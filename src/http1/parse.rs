@@ -27,6 +27,10 @@ pub(crate) struct Head {
     pub(crate) body: BodyLength,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
+    /// The request offers a protocol upgrade the connection could make:
+    /// HTTP/1.1, `Upgrade` with `upgrade` in `Connection`, no body, and
+    /// the connection persists.
+    pub(crate) upgrade: bool,
 }
 
 /// How the request body is framed.
@@ -143,7 +147,10 @@ pub(crate) fn parse_head(
     if !origin_form {
         check_target(&method, &uri)?;
     }
+    let upgrade_offered = facts.upgrade_token && facts.has_upgrade;
     let (body, keep_alive, expect_continue) = facts.finish(version, &uri)?;
+    let upgrade =
+        upgrade_offered && keep_alive && version == Version::HTTP_11 && body == BodyLength::Empty;
     Ok(Some(Head {
         method,
         uri,
@@ -152,6 +159,7 @@ pub(crate) fn parse_head(
         body,
         keep_alive,
         expect_continue,
+        upgrade,
     }))
 }
 
@@ -415,6 +423,9 @@ struct Facts {
     transfer_encoding_error: Option<Reject>,
     close: bool,
     keep_alive: bool,
+    /// `Connection` lists `upgrade`.
+    upgrade_token: bool,
+    has_upgrade: bool,
     expect_continue: bool,
     expect_other: bool,
 }
@@ -441,7 +452,10 @@ impl Facts {
                 let token = token.trim_ascii();
                 self.close |= token.eq_ignore_ascii_case(b"close");
                 self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                self.upgrade_token |= token.eq_ignore_ascii_case(b"upgrade");
             }
+        } else if name == header::UPGRADE {
+            self.has_upgrade = true;
         } else if name == header::EXPECT {
             if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                 self.expect_continue = true;

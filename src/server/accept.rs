@@ -215,7 +215,7 @@ async fn serve_tls<R: Runtime, IO, S: Service>(
     signal: Arc<Signal>,
     slot: &crate::shutdown::Slot,
 ) where
-    IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send,
+    IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
     let timeout = tls.handshake_timeout_value();
     let handshake = future::or(async { Some(tls.accept(stream).await) }, async {

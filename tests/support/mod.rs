@@ -259,6 +259,15 @@ impl Client {
         }
     }
 
+    /// Reads exactly `n` bytes past what was parsed (an upgraded
+    /// connection's own protocol).
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            self.fill_or_panic("upgraded bytes");
+        }
+        self.buf.drain(..n).collect()
+    }
+
     /// Reads one response, or `None` if the server closed the connection
     /// without sending one.
     pub fn try_response(&mut self) -> Option<RawResponse> {
