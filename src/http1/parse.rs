@@ -147,10 +147,15 @@ pub(crate) fn parse_head(
     if !origin_form {
         check_target(&method, &uri)?;
     }
-    let upgrade_offered = facts.upgrade_token && facts.has_upgrade;
+    let upgrade_token = facts.upgrade_token;
     let (body, keep_alive, expect_continue) = facts.finish(version, &uri)?;
-    let upgrade =
-        upgrade_offered && keep_alive && version == Version::HTTP_11 && body == BodyLength::Empty;
+    // `Upgrade` itself is looked for only when `Connection` names it, so
+    // the usual request pays for no extra comparison per header.
+    let upgrade = upgrade_token
+        && keep_alive
+        && version == Version::HTTP_11
+        && body == BodyLength::Empty
+        && headers.contains_key(header::UPGRADE);
     Ok(Some(Head {
         method,
         uri,
@@ -425,7 +430,6 @@ struct Facts {
     keep_alive: bool,
     /// `Connection` lists `upgrade`.
     upgrade_token: bool,
-    has_upgrade: bool,
     expect_continue: bool,
     expect_other: bool,
 }
@@ -454,8 +458,6 @@ impl Facts {
                 self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 self.upgrade_token |= token.eq_ignore_ascii_case(b"upgrade");
             }
-        } else if name == header::UPGRADE {
-            self.has_upgrade = true;
         } else if name == header::EXPECT {
             if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                 self.expect_continue = true;
@@ -746,6 +748,25 @@ mod tests {
                 .map(|h| h.unwrap().body)
                 .map_err(|e| e.status.as_u16());
             assert_eq!(&got, want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn an_upgrade_is_offered_only_where_the_connection_could_switch() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\nConnection: keep-alive, upgrade\r\n\r\n", true),
+            // Not named in Connection, or no Upgrade to switch to.
+            (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", false),
+            // A body, a close, or HTTP/1.0: nothing to switch after.
+            (b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\nContent-Length: 1\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\nUpgrade: x\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: upgrade, keep-alive\r\nUpgrade: x\r\n\r\n", false),
+        ];
+        for (input, want) in cases {
+            let head = parse(input).unwrap().unwrap();
+            assert_eq!(head.upgrade, *want, "{}", String::from_utf8_lossy(input));
         }
     }
 
