@@ -15,16 +15,35 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use certs::{Leaf, TestCa};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use http::HeaderValue;
 use support::{TestServer, on_every_runtime};
 use tramline::routing::{get, post};
 use tramline::rt::Runtime;
 use tramline::tls::TlsConfig;
+use tramline::upgrade::UpgradeRequest;
 use tramline::{Router, Server};
 
 fn app() -> Router {
     Router::new()
         .route("/", get(|| async { "hello over tls" }))
         .route("/echo", post(|body: Bytes| async move { body }))
+        // An upgraded connection stays encrypted: reads four bytes of the
+        // new protocol, answers, and closes (with close_notify).
+        .route(
+            "/upgrade",
+            get(|upgrade: UpgradeRequest| async move {
+                upgrade.accept(HeaderValue::from_static("echo"), |mut io| async move {
+                    let mut word = [0u8; 4];
+                    if io.read_exact(&mut word).await.is_ok() {
+                        let reply =
+                            format!("switched over tls: {}\n", String::from_utf8_lossy(&word));
+                        let _ = io.write_all(reply.as_bytes()).await;
+                    }
+                    let _ = io.close().await;
+                })
+            }),
+        )
 }
 
 fn tls_config(leaf: &Leaf) -> TlsConfig {
@@ -148,6 +167,21 @@ fn openssl_negotiates_http11<R: Runtime>(rt: R) {
     let out = s_client_run(&ca, server.addr().port(), &["-alpn", "h3"], b"");
     assert!(!out.contains("ALPN protocol: h3"), "{out}");
     assert!(out.contains("no application protocol"), "{out}");
+}
+
+fn an_upgraded_connection_stays_encrypted<R: Runtime>(rt: R) {
+    let ca = TestCa::new("tls-upgrade");
+    let leaf = ca.leaf("leaf A");
+    let server = start(rt, &tls_config(&leaf), |_| {});
+    let out = s_client_run(
+        &ca,
+        server.addr().port(),
+        &["-ign_eof"],
+        b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nping",
+    );
+    assert!(out.contains("HTTP/1.1 101 Switching Protocols"), "{out}");
+    assert!(out.contains("switched over tls: ping"), "{out}");
+    assert!(out.lines().any(|l| l.trim() == "closed"), "{out}");
 }
 
 /// An `openssl s_client` kept open, its output collected by a thread.
@@ -350,6 +384,7 @@ fn shutdown_closes_idle_tls_connections_cleanly<R: Runtime>(rt: R) {
 on_every_runtime!(
     curl_serves_https,
     openssl_negotiates_http11,
+    an_upgraded_connection_stays_encrypted,
     reload_swaps_the_certificate,
     silent_client_is_closed_after_the_handshake_timeout,
     plain_http_on_the_tls_port_is_closed,
