@@ -50,6 +50,7 @@ use http::{StatusCode, Version};
 use crate::Body;
 use crate::extract::FromRequestParts;
 use crate::response::{IntoResponse, Response};
+use crate::shutdown::Signal;
 
 /// The connection after a `101 Switching Protocols`: the bytes the client
 /// sent past the request head first, then the stream itself (TLS included,
@@ -57,6 +58,8 @@ use crate::response::{IntoResponse, Response};
 pub struct Upgraded {
     prefix: Bytes,
     io: Pin<Box<dyn Transport>>,
+    /// The server's shutdown, when the connection came from one.
+    signal: Option<Arc<Signal>>,
 }
 
 /// What [`Upgraded`] reads from and writes to.
@@ -69,6 +72,40 @@ impl Upgraded {
         Self {
             prefix,
             io: Box::pin(io),
+            signal: None,
+        }
+    }
+
+    pub(crate) fn with_signal(mut self, signal: Arc<Signal>) -> Self {
+        self.signal = Some(signal);
+        self
+    }
+
+    /// Completes when the server begins a graceful shutdown (at once if it
+    /// has begun).
+    ///
+    /// An upgraded connection counts as busy: the server waits for it up
+    /// to [`Server::shutdown_grace`](crate::Server::shutdown_grace), then
+    /// cancels it. A protocol that can say goodbye (WebSocket's close code
+    /// 1001, "going away") should do so when this completes. Take it before
+    /// handing the stream to a protocol library; it does not borrow the
+    /// stream.
+    pub fn on_shutdown(&self) -> impl Future<Output = ()> + Send + 'static {
+        let signal = self.signal.clone();
+        async move {
+            let Some(signal) = signal else {
+                // Not served by a server: nothing will shut it down.
+                return std::future::pending().await;
+            };
+            loop {
+                // Listening first, so a trigger between the check and the
+                // wait is not missed.
+                let listener = signal.listen();
+                if signal.is_triggered() {
+                    return;
+                }
+                listener.await;
+            }
         }
     }
 }

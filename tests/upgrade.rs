@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use http::{HeaderValue, StatusCode};
 use tramline::Router;
@@ -48,6 +50,16 @@ fn app() -> Router {
             get(|upgrade: UpgradeRequest| async move {
                 upgrade.accept(HeaderValue::from_static("echo"), |_io| async {
                     panic!("upgrade handler bug");
+                })
+            }),
+        )
+        .route(
+            "/until-shutdown",
+            get(|upgrade: UpgradeRequest| async move {
+                upgrade.accept(HeaderValue::from_static("echo"), |mut io| async move {
+                    io.on_shutdown().await;
+                    let _ = io.write_all(b"going away").await;
+                    let _ = io.close().await;
                 })
             }),
         )
@@ -178,6 +190,28 @@ fn many_upgraded_connections_run_at_once<R: Runtime>(rt: R) {
     }
 }
 
+fn an_upgrade_hears_of_the_shutdown<R: Runtime>(rt: R) {
+    let server = TestServer::start(rt, app());
+    let mut client = server.connect();
+    client.send(
+        b"GET /until-shutdown HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+    );
+    assert_eq!(client.response().status, 101);
+    assert!(!client.answers_within(Duration::from_millis(100)));
+    let started = Instant::now();
+    server.begin_shutdown();
+    assert_eq!(client.read_bytes(10), b"going away");
+    client.assert_closed();
+    // Well within the grace the test server allows (2 s): the upgrade
+    // ended on its own.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(server);
+}
+
 on_every_runtime!(
     the_connection_is_handed_over_after_the_101,
     an_unsupported_protocol_is_answered_as_a_plain_request,
@@ -185,4 +219,5 @@ on_every_runtime!(
     a_1xx_that_is_not_an_upgrade_becomes_a_500,
     a_panicking_upgrade_closes_only_its_connection,
     many_upgraded_connections_run_at_once,
+    an_upgrade_hears_of_the_shutdown,
 );

@@ -100,7 +100,7 @@ async fn connection<T, S, I>(
     if let Some(callback) = conn.upgrade.take() {
         // The connection is the upgrade's now: no more HTTP timeouts, and
         // it stays busy (not idle) for the server until the upgrade ends.
-        let upgraded = conn.io.hand_over();
+        let upgraded = conn.io.hand_over().with_signal(signal.clone());
         let run = AssertUnwindSafe(callback(upgraded)).catch_unwind();
         if let Err(payload) = run.await {
             tracing::error!(

@@ -77,6 +77,11 @@ impl TestServer {
     pub fn connect(&self) -> Client {
         Client::connect(self.addr)
     }
+
+    /// Starts a graceful shutdown without waiting for it (drop waits).
+    pub fn begin_shutdown(&self) {
+        self.handle.shutdown();
+    }
 }
 
 impl Drop for TestServer {
