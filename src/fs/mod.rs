@@ -399,3 +399,75 @@ impl<S: Send + Sync + 'static> Handler<(), S> for ServeFile {
 pub fn __fuzz_path(input: &[u8]) {
     path::assert_invariants(input);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Body;
+    use futures_lite::StreamExt;
+    use futures_lite::future::block_on;
+    use http::header::CONTENT_LENGTH;
+
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("tramline-fs-unit-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn get() -> Request {
+        Request::get("/").body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn large_files_stream_in_bounded_chunks() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let path = temp_file("large", &data);
+        let res = block_on(ServeFile::new(&path).serve(get()));
+        assert_eq!(res.headers()[CONTENT_LENGTH], "300000");
+        let mut body = res.into_body();
+        // A stream framed by the header, not a buffer of the whole file.
+        assert_eq!(body.len(), None);
+        let mut sizes = Vec::new();
+        let mut read = Vec::new();
+        while let Some(chunk) = block_on(body.next()) {
+            let chunk = chunk.unwrap();
+            sizes.push(chunk.len());
+            read.extend_from_slice(&chunk);
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(sizes.iter().all(|&n| n <= serve::CHUNK), "{sizes:?}");
+        assert!(sizes.len() >= data.len() / serve::CHUNK, "{sizes:?}");
+        assert!(read == data, "the file came back changed");
+    }
+
+    #[test]
+    fn a_file_that_shrinks_while_sent_fails_its_body() {
+        let path = temp_file("shrinks", &[7; 100_000]);
+        let res = block_on(ServeFile::new(&path).serve(get()));
+        assert_eq!(res.headers()[CONTENT_LENGTH], "100000");
+        std::fs::write(&path, [7; 1000]).unwrap();
+        let err = block_on(res.into_body().collect()).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(source, "file shrank while it was sent");
+    }
+
+    #[test]
+    fn head_declares_the_length_and_reads_nothing() {
+        let path = temp_file("head", b"0123456789");
+        let req = Request::head("/").body(Body::empty()).unwrap();
+        let res = block_on(ServeFile::new(&path).serve(req));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()[CONTENT_LENGTH], "10");
+        assert!(block_on(res.into_body().collect()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn services_are_handlers_with_any_state() {
+        fn assert_handler<T, S, H: Handler<T, S>>(_: &H) {}
+        assert_handler::<_, (), _>(&ServeDir::new("."));
+        assert_handler::<_, u32, _>(&ServeFile::new("x"));
+    }
+}
