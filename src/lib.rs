@@ -32,6 +32,8 @@ mod body;
 pub mod deploying {}
 mod error;
 pub mod extract;
+#[cfg(feature = "fs")]
+pub mod fs;
 mod handler;
 mod http1;
 mod incoming;

@@ -8,6 +8,7 @@ mod method;
 pub(crate) mod params;
 pub(crate) mod route;
 mod router;
+mod service;
 
 pub use method::{MethodRouter, any, delete, get, head, options, patch, post, put};
 pub use router::Router;
