@@ -26,7 +26,7 @@ use tramline::rt::Runtime;
 pub const TICK: Duration = Duration::from_millis(100);
 
 /// The query of `/countdown`.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct Countdown {
     /// The number to count down from (at most 100).
     pub from: u32,
