@@ -124,6 +124,28 @@ fn app<R: Runtime>(rt: R, reports: &chromium::Reports, go: Arc<AtomicBool>) -> R
                 )
             }),
         )
+        .route(
+            // An event every 40 ms for 600 ms: never quiet for the 300 ms
+            // the keep-alive waits.
+            "/busy",
+            get(|State(rt): State<R>| async move {
+                let keep_alive = KeepAlive::new(rt.clone()).interval(Duration::from_millis(300));
+                let events = stream::unfold(0, move |i| {
+                    let rt = rt.clone();
+                    async move {
+                        if i == 15 {
+                            return None;
+                        }
+                        rt.sleep(Duration::from_millis(40)).await;
+                        Some((
+                            Ok::<_, Infallible>(Event::default().data(i.to_string())),
+                            i + 1,
+                        ))
+                    }
+                });
+                Sse::new(events).keep_alive(keep_alive)
+            }),
+        )
         .route("/", get(|| async { Html(PAGE) }))
         .route("/report", reports.route())
         .with_state(rt)
@@ -203,6 +225,15 @@ fn quiet_streams_get_keep_alive_comments<R: Runtime>(rt: R) {
         "{:?}",
         start.elapsed()
     );
+}
+
+fn keep_alives_wait_for_the_stream_to_go_quiet<R: Runtime>(rt: R) {
+    let (server, ..) = start(rt);
+    let mut conn = Raw::open(&server, "/busy");
+    conn.read_until("0\r\n\r\n");
+    let body = conn.text().split_once("\r\n\r\n").unwrap().1.to_owned();
+    let want: String = (0..15).map(|i| chunk(&format!("data: {i}\n\n"))).collect();
+    assert_eq!(body, want + "0\r\n\r\n");
 }
 
 /// A raw connection with one GET sent, read until a given text arrives.
@@ -286,6 +317,7 @@ on_every_runtime!(
     a_failing_stream_closes_without_the_last_chunk,
     each_event_is_sent_as_soon_as_it_is_made,
     quiet_streams_get_keep_alive_comments,
+    keep_alives_wait_for_the_stream_to_go_quiet,
     curl_reads_the_events_as_they_come,
     event_source_in_chromium_receives_every_field,
 );
