@@ -64,10 +64,14 @@ fn start<R: Runtime>(rt: R) -> TestServer {
 
 fn curl_uploads_text_and_file_fields<R: Runtime>(rt: R) {
     let server = start(rt);
-    let dir = std::env::temp_dir().join(format!("tramline-multipart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file =
-        dir.join(format!("notes-{:?}.txt", std::thread::current().id()).replace(['(', ')'], ""));
+    let file = std::env::temp_dir().join(
+        format!(
+            "tramline-multipart-{}-{:?}.txt",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], ""),
+    );
     std::fs::write(&file, "line one\nline two\n").unwrap();
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])

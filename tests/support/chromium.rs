@@ -1,5 +1,5 @@
 //! Headless Chromium for browser tests: start it on a URL with a fresh
-//! profile, and kill it (and remove the profile) on drop.
+//! profile, and kill it, its helper processes, and the profile on drop.
 //!
 //! A page reports its result back to the test server (say with
 //! `fetch('/report?ok=1')`); [`Reports`] gives the test server a route that
@@ -9,6 +9,7 @@
 //! `#[path = "support/chromium.rs"] mod chromium;`.
 #![allow(dead_code, unreachable_pub)]
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use tramline::routing::{MethodRouter, get};
 
-/// A headless Chromium showing one URL; killed, reaped and its profile
-/// removed on drop.
+/// A headless Chromium showing one URL; on drop its process group (the
+/// browser and its helpers) is killed and reaped and its profile removed.
 pub struct Chromium {
     child: Child,
     profile: PathBuf,
@@ -55,6 +56,9 @@ impl Chromium {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that the helpers it starts (GPU,
+            // network, renderers) are killed with it.
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("start {program}: {e}"));
         Self { child, profile }
@@ -63,9 +67,20 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
+        // The group id is the browser's pid (`process_group(0)`).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
+        // A helper may still be writing for a moment after the kill.
+        for _ in 0..50 {
+            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
