@@ -3,8 +3,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
+use futures_lite::{Stream, StreamExt};
 use http::StatusCode;
 use http::header::{self, HeaderMap};
 
@@ -235,14 +238,11 @@ impl Field<'_> {
     ///
     /// Cancel safe: a chunk is only taken when it is returned.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, MultipartError> {
-        let Some(chunk) = self
-            .inner
-            .chunk()
-            .await
-            .map_err(MultipartError::from_multer)?
-        else {
-            return Ok(None);
-        };
+        self.next().await.transpose()
+    }
+
+    /// Counts `chunk` against the field's and the form's limits.
+    fn count(&mut self, chunk: Bytes) -> Result<Bytes, MultipartError> {
         let len = chunk.len() as u64;
         self.read += len;
         self.multipart.read += len;
@@ -255,7 +255,7 @@ impl Field<'_> {
         if self.multipart.read > self.multipart.max_size {
             return Err(MultipartError::new(Kind::TooLarge(self.multipart.max_size)));
         }
-        Ok(Some(chunk))
+        Ok(chunk)
     }
 
     /// Reads the rest of the field's data into one buffer.
@@ -289,6 +289,20 @@ impl Field<'_> {
         let name = self.name().map(str::to_owned);
         let bytes = self.bytes().await?;
         String::from_utf8(Vec::from(bytes)).map_err(|_| MultipartError::new(Kind::NotUtf8(name)))
+    }
+}
+
+/// The field's data as a stream of chunks, as [`Field::chunk`] reads them.
+impl Stream for Field<'_> {
+    type Item = Result<Bytes, MultipartError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        Poll::Ready(match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
+            None => None,
+            Some(Err(e)) => Some(Err(MultipartError::from_multer(e))),
+            Some(Ok(chunk)) => Some(this.count(chunk)),
+        })
     }
 }
 
