@@ -42,6 +42,9 @@ mod connect_info;
 #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 pub mod cookie;
 mod form;
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+pub mod multipart;
 mod path;
 mod query;
 pub mod rejection;
@@ -52,6 +55,9 @@ pub use connect_info::{ConnectInfo, MissingConnectInfo};
 #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 pub use cookie::CookieJar;
 pub use form::Form;
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+pub use multipart::{Field, Multipart, MultipartError, MultipartRejection};
 pub use path::Path;
 pub use query::Query;
 pub use state::{FromRef, State};

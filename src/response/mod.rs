@@ -17,6 +17,7 @@ use crate::Body;
 mod error;
 mod html;
 mod redirect;
+pub mod sse;
 
 pub use error::Error;
 pub use html::Html;
