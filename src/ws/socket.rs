@@ -8,6 +8,7 @@ use std::task::{Context, Poll, ready};
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::{self, error::ProtocolError};
 use futures_core::Stream;
+use futures_lite::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 use http::HeaderValue;
 
@@ -52,9 +53,27 @@ pub struct WebSocket {
 
 struct Failing {
     error: tungstenite::Error,
-    /// Whether the close frame is queued (only flushing is left).
-    queued: bool,
+    stage: Stage,
 }
+
+/// How far failing the connection has got (RFC 6455 §7.1.7).
+enum Stage {
+    /// The close frame is still to be queued.
+    Queue,
+    /// The close frame is queued; it is being written.
+    Flush,
+    /// Sending end of stream after it.
+    Shutdown,
+    /// Reading and dropping what the client still sends, at most this
+    /// many more bytes, until it closes too: closing a socket with unread
+    /// bytes resets the connection, and a reset can destroy the close
+    /// frame in the client's buffers before the client reads it.
+    Drain(usize),
+}
+
+/// How much a failed connection reads from the client while waiting for it
+/// to close.
+const DRAIN_LIMIT: usize = 1 << 20;
 
 impl WebSocket {
     pub(crate) fn new(inner: WebSocketStream<Upgraded>, protocol: Option<HeaderValue>) -> Self {
@@ -130,6 +149,58 @@ impl WebSocket {
     }
 }
 
+impl WebSocket {
+    /// Fails the connection for `failing.error`: sends the close frame
+    /// that names it, ends the stream, and waits for the client to close.
+    /// Ready when that is done (or the connection has broken).
+    fn poll_fail(&mut self, cx: &mut Context<'_>, failing: &mut Failing) -> Poll<()> {
+        loop {
+            match failing.stage {
+                Stage::Queue => {
+                    let ready = ready!(Pin::new(&mut self.inner).poll_ready(cx));
+                    failing.stage = Stage::Flush;
+                    let (code, reason) =
+                        failure_code(&failing.error).unwrap_or((close_code::PROTOCOL, ""));
+                    let frame = tungstenite::protocol::CloseFrame {
+                        code: code.into(),
+                        reason: reason.into(),
+                    };
+                    let queued = ready.is_ok()
+                        && Pin::new(&mut self.inner)
+                            .start_send(tungstenite::Message::Close(Some(frame)))
+                            .is_ok();
+                    if !queued {
+                        // The client is gone already; nothing to tell it.
+                        return Poll::Ready(());
+                    }
+                }
+                Stage::Flush => {
+                    if ready!(Pin::new(&mut self.inner).poll_flush(cx)).is_err() {
+                        return Poll::Ready(());
+                    }
+                    failing.stage = Stage::Shutdown;
+                }
+                Stage::Shutdown => {
+                    // The server closes the TCP connection first (RFC 6455
+                    // §7.1.1); a client answers the close frame and then
+                    // end of stream with its own.
+                    if ready!(Pin::new(self.inner.get_mut()).poll_close(cx)).is_err() {
+                        return Poll::Ready(());
+                    }
+                    failing.stage = Stage::Drain(DRAIN_LIMIT);
+                }
+                Stage::Drain(left) => {
+                    let mut buf = [0u8; 4096];
+                    match ready!(Pin::new(self.inner.get_mut()).poll_read(cx, &mut buf)) {
+                        Ok(n @ 1..) if n < left => failing.stage = Stage::Drain(left - n),
+                        _ => return Poll::Ready(()),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The close code and reason that answer a client's error (RFC 6455
 /// §7.1.7: fail the connection), or `None` when there is no one left to
 /// tell (I/O errors, a connection already closed).
@@ -174,28 +245,7 @@ impl Stream for WebSocket {
         let this = &mut *self;
         loop {
             if let Some(mut failing) = this.failing.take() {
-                if !failing.queued {
-                    let Poll::Ready(ready) = Pin::new(&mut this.inner).poll_ready(cx) else {
-                        this.failing = Some(failing);
-                        return Poll::Pending;
-                    };
-                    failing.queued = true;
-                    if ready.is_ok() {
-                        let (code, reason) =
-                            failure_code(&failing.error).unwrap_or((close_code::PROTOCOL, ""));
-                        let frame = tungstenite::protocol::CloseFrame {
-                            code: code.into(),
-                            reason: reason.into(),
-                        };
-                        // A failure only means the client is gone already;
-                        // the error it answers is reported all the same.
-                        let _ = Pin::new(&mut this.inner)
-                            .start_send(tungstenite::Message::Close(Some(frame)));
-                    }
-                }
-                // Flushed or not, the error is what the application needs
-                // to hear about.
-                if Pin::new(&mut this.inner).poll_flush(cx).is_pending() {
+                if this.poll_fail(cx, &mut failing).is_pending() {
                     this.failing = Some(failing);
                     return Poll::Pending;
                 }
@@ -215,7 +265,7 @@ impl Stream for WebSocket {
                     }
                     this.failing = Some(Failing {
                         error,
-                        queued: false,
+                        stage: Stage::Queue,
                     });
                 }
             }
