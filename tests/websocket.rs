@@ -6,6 +6,8 @@
 #![cfg(feature = "ws")]
 
 mod support;
+#[path = "support/ws_frames.rs"]
+mod ws_frames;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use tramline::rt::Runtime;
 use tramline::ws::{Message, WebSocket, WebSocketUpgrade};
 
 use support::{Client, KillOnDrop, TestServer, eventually, on_every_runtime, wait_within};
+use ws_frames::*;
 
 /// What the server's handlers saw, for the tests to check.
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -181,18 +184,6 @@ fn start<R: Runtime>(rt: R) -> (TestServer, Seen) {
 
 // ---- raw sockets: the handshake and hand-made frames ----
 
-/// RFC 6455 §1.3's sample key, and the accept key it must get.
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn handshake(path: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
-    )
-    .into_bytes()
-}
-
 /// Opens a WebSocket on `path` from a raw socket.
 fn open(server: &TestServer, path: &str) -> Client {
     let mut client = server.connect();
@@ -206,60 +197,6 @@ fn open(server: &TestServer, path: &str) -> Client {
     );
     assert_eq!(r.header("sec-websocket-accept"), Some(ACCEPT));
     client
-}
-
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CONTINUATION: u8 = 0x0;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-
-/// A client frame: masked, as RFC 6455 §5.3 requires.
-fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = frame_head(fin, opcode, payload.len() as u64, true);
-    let mask = [0x37, 0xfa, 0x21, 0x3d];
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
-}
-
-/// A frame's first bytes, up to (not including) the masking key.
-fn frame_head(fin: bool, opcode: u8, len: u64, masked: bool) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    let mask_bit = u8::from(masked) << 7;
-    match len {
-        0..=125 => out.push(mask_bit | len as u8),
-        126..=65535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&len.to_be_bytes());
-        }
-    }
-    out
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
-}
-
-/// Reads one server frame: (fin, opcode, payload). Server frames are never
-/// masked.
-fn read_frame(client: &mut Client) -> (bool, u8, Vec<u8>) {
-    let head = client.read_bytes(2);
-    assert_eq!(head[1] & 0x80, 0, "a server frame must not be masked");
-    let len = match head[1] & 0x7f {
-        126 => u64::from(u16::from_be_bytes(client.read_bytes(2).try_into().unwrap())),
-        127 => u64::from_be_bytes(client.read_bytes(8).try_into().unwrap()),
-        n => u64::from(n),
-    };
-    let payload = client.read_bytes(usize::try_from(len).unwrap());
-    (head[0] & 0x80 != 0, head[0] & 0x0f, payload)
 }
 
 /// Reads the server's close frame and checks its code; then the server
