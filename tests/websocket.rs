@@ -51,6 +51,13 @@ async fn echo(mut socket: WebSocket, seen: Seen) {
             }
             Ok(Message::Close(frame)) => {
                 note(&seen, format!("close {:?}", frame.map(|f| f.code)));
+                // The socket has answered already: closing again is a
+                // no-op, not an error.
+                let closed = socket.close(1000, "").await;
+                note(
+                    &seen,
+                    format!("answered {:?}", closed.map_err(|e| e.to_string())),
+                );
             }
             Ok(_) => {}
             Err(e) => {
@@ -244,6 +251,7 @@ fn the_handshake_is_accepted_and_the_close_handshake_completes<R: Runtime>(rt: R
     assert_eq!((opcode, payload), (CLOSE, close_payload(1000, "done")));
     assert!(client.closed_within(Duration::from_secs(10)));
     assert!(saw(&seen, "close Some(1000)"));
+    assert!(saw(&seen, "answered Ok(())"));
     assert!(saw(&seen, "ended"));
 }
 

@@ -39,6 +39,8 @@
 //! not apply once it has switched protocols: a handler that wants an idle
 //! timeout races [`WebSocket::recv`] against its runtime's timer.
 
+#![cfg_attr(docsrs, doc(cfg(feature = "ws")))]
+
 mod message;
 mod socket;
 
@@ -368,6 +370,44 @@ impl IntoResponse for WebSocketRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn extract(headers: &[(&str, &str)]) -> Result<WebSocketUpgrade, WebSocketRejection> {
+        let mut req = http::Request::builder().uri("/ws");
+        for (name, value) in [
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]
+        .iter()
+        .chain(headers)
+        {
+            req = req.header(*name, *value);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts.extensions.insert(crate::upgrade::CanUpgrade);
+        futures_lite::future::block_on(WebSocketUpgrade::from_request_parts(&mut parts, &()))
+    }
+
+    #[test]
+    fn the_servers_first_protocol_the_client_offers_is_chosen() {
+        let offered = [
+            ("sec-websocket-protocol", "b, c"),
+            ("sec-websocket-protocol", "a"),
+        ];
+        let ws = extract(&offered).unwrap().protocols(["x", "a", "b"]);
+        let response = ws.on_upgrade(|_socket| async {});
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(response.headers()[SEC_WEBSOCKET_PROTOCOL], "a");
+        assert_eq!(
+            response.headers()[SEC_WEBSOCKET_ACCEPT],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(response.headers()[header::UPGRADE], "websocket");
+        let ws = extract(&offered).unwrap().protocols(["z"]);
+        let response = ws.on_upgrade(|_socket| async {});
+        assert!(response.headers().get(SEC_WEBSOCKET_PROTOCOL).is_none());
+    }
 
     #[test]
     fn a_key_must_be_the_base64_of_16_bytes() {

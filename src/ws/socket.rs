@@ -127,8 +127,10 @@ impl WebSocket {
     /// dropping any messages still arriving, until the client answers with
     /// its own close frame.
     ///
-    /// A client that never answers keeps this waiting: put a deadline on it
-    /// with the runtime's timer where that matters.
+    /// If the client has closed first, its close has been answered
+    /// already, and this returns at once. A client that never answers keeps
+    /// this waiting: put a deadline on it with the runtime's timer where
+    /// that matters.
     ///
     /// # Errors
     ///
@@ -140,8 +142,14 @@ impl WebSocket {
     /// Not cancel safe: the close frame may be partly written.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), WsError> {
         let reason = Utf8Bytes::from(truncate(reason, 123));
-        self.send(Message::Close(Some(CloseFrame { code, reason })))
-            .await?;
+        match self
+            .send(Message::Close(Some(CloseFrame { code, reason })))
+            .await
+        {
+            // The client closed first, and the socket has answered it.
+            Err(e) if e.is_closed() => return Ok(()),
+            sent => sent?,
+        }
         while let Some(message) = self.recv().await {
             message?;
         }
@@ -371,6 +379,15 @@ impl std::error::Error for WsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_socket_is_a_send_stream_and_sink_and_its_error_is_small() {
+        fn stream_and_sink<T: Stream<Item = Result<Message, WsError>> + Sink<Message> + Send>() {}
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        stream_and_sink::<WebSocket>();
+        error::<WsError>();
+        assert_eq!(size_of::<WsError>(), size_of::<usize>());
+    }
 
     #[test]
     fn a_close_reason_is_cut_at_a_character_boundary() {
