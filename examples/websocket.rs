@@ -10,18 +10,27 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
+#[cfg(feature = "ws")]
 #[path = "support/serve.rs"]
 mod serve;
 
+#[cfg(feature = "ws")]
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "ws")]
 use futures_lite::future;
+#[cfg(feature = "ws")]
 use smol::channel::{self, Sender};
+#[cfg(feature = "ws")]
 use tramline::Router;
+#[cfg(feature = "ws")]
 use tramline::routing::get;
+#[cfg(feature = "ws")]
 use tramline::rt::Runtime;
+#[cfg(feature = "ws")]
 use tramline::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 
+#[cfg(feature = "ws")]
 /// Echoes text and binary messages until the client closes.
 pub async fn echo(mut socket: WebSocket) {
     while let Some(Ok(message)) = socket.recv().await {
@@ -33,6 +42,7 @@ pub async fn echo(mut socket: WebSocket) {
     }
 }
 
+#[cfg(feature = "ws")]
 /// The chat room: one channel per member. (async-channel, which smol
 /// re-exports, works on any runtime.)
 #[derive(Debug, Clone, Default)]
@@ -40,6 +50,7 @@ pub struct Room {
     members: Arc<Mutex<Vec<Sender<Utf8Bytes>>>>,
 }
 
+#[cfg(feature = "ws")]
 impl Room {
     /// Sends `text` to every member; members who left, or fall 64
     /// messages behind, are dropped from the room.
@@ -89,6 +100,7 @@ impl Room {
     }
 }
 
+#[cfg(feature = "ws")]
 /// The app: `/echo` and `/chat`.
 pub fn app() -> Router {
     let room = Room::default();
@@ -106,10 +118,18 @@ pub fn app() -> Router {
         )
 }
 
+#[cfg(feature = "ws")]
 fn app_on<R: Runtime>(_rt: R) -> Router {
     app()
 }
 
+#[cfg(feature = "ws")]
 fn main() -> std::io::Result<()> {
     serve::serve_on_runtime_from_args!(app_on)
+}
+
+#[cfg(not(feature = "ws"))]
+fn main() {
+    eprintln!("this example needs the `ws` feature: cargo run --example websocket --features ws");
+    std::process::exit(2);
 }

@@ -613,11 +613,13 @@ struct Chromium {
 }
 
 impl Chromium {
-    fn open(url: &str) -> Self {
+    fn open(addr: SocketAddr, path: &str) -> Self {
+        let url = format!("http://{addr}{path}");
+        // One profile per server: the tests run in parallel.
         let profile = std::env::temp_dir().join(format!(
             "tramline-ws-chromium-{}-{}",
             std::process::id(),
-            url.len() + url.as_ptr() as usize % 100_000
+            addr.port()
         ));
         std::fs::create_dir_all(&profile).unwrap();
         let child = Command::new("chromium")
@@ -628,7 +630,7 @@ impl Chromium {
                 "--no-first-run",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(url)
+            .arg(&url)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -651,7 +653,7 @@ impl Drop for Chromium {
 
 fn chromium_echoes_text_and_binary<R: Runtime>(rt: R) {
     let (server, seen) = start(rt);
-    let browser = Chromium::open(&format!("http://{}/", server.addr()));
+    let browser = Chromium::open(server.addr(), "/");
     let reported = eventually(Duration::from_secs(60), || {
         seen.lock()
             .unwrap()
