@@ -605,15 +605,21 @@ fn python_subprotocols<R: Runtime>(rt: R) {
 
 // ---- headless Chromium ----
 
-/// Headless Chromium on `url` with a profile of its own, killed (and the
-/// profile removed) on drop.
+/// Headless Chromium on a URL with a profile of its own. On drop its
+/// process group (the browser and the helpers it starts) is killed, and
+/// the profile removed once they are gone.
+///
+/// tests/support/chromium.rs (another suite's) does the same; this one is
+/// private so that this suite stands on its own.
 struct Chromium {
-    _child: KillOnDrop,
+    child: std::process::Child,
     profile: PathBuf,
 }
 
 impl Chromium {
     fn open(addr: SocketAddr, path: &str) -> Self {
+        use std::os::unix::process::CommandExt;
+
         let url = format!("http://{addr}{path}");
         // One profile per server: the tests run in parallel.
         let profile = std::env::temp_dir().join(format!(
@@ -634,20 +640,23 @@ impl Chromium {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromium (the Debian package `chromium`; .ci/run installs it)");
-        Self {
-            _child: KillOnDrop(child),
-            profile,
-        }
+        Self { child, profile }
     }
 }
 
 impl Drop for Chromium {
     fn drop(&mut self) {
-        // The browser first (KillOnDrop runs after this body), then its
-        // profile.
-        let _ = std::fs::remove_dir_all(&self.profile);
+        // The whole group, with `kill` (a test may not use `unsafe`).
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+        // Helpers may still be exiting (and writing to the profile).
+        eventually(Duration::from_secs(5), || {
+            std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists()
+        });
     }
 }
 
