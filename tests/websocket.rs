@@ -376,6 +376,11 @@ fn invalid_utf8_closes_with_1007<R: Runtime>(rt: R) {
     client.send(&frame(false, TEXT, "κό".as_bytes()));
     client.send(&frame(true, CONTINUATION, b"\xc0\xaf"));
     expect_close(client, 1007);
+    // Fail fast (Autobahn 6.4): a first fragment that can never become
+    // valid closes the connection without waiting for the rest.
+    let mut client = open(&server, "/echo");
+    client.send(&frame(false, TEXT, b"\xce\xba\xf4\x90\x80\x80"));
+    expect_close(client, 1007);
     // A surrogate half encoded as UTF-8 (CESU-8) is not UTF-8.
     let mut client = open(&server, "/echo");
     client.send(&frame(true, TEXT, b"\xed\xa0\x80"));
