@@ -55,6 +55,8 @@ pub mod test;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 pub mod upgrade;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use body::Body;
 pub use error::{BodyError, BoxError};
