@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example bench_server -- \
 //!     --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> \
-//!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]
+//!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM] [--static DIR]
 //! ```
 //!
 //! It prints `listening on 127.0.0.1:<P>` once it accepts connections; a
@@ -15,15 +15,24 @@
 //! and idle drain window. With `--tls-cert` and `--tls-key` (the `tls`
 //! feature: `--features tls`) every route is served over HTTPS instead, on
 //! the same port.
+//!
+//! Besides the benchmark routes: `GET /ws` is a WebSocket echo (the `ws`
+//! feature), `GET /sse?n=N` sends N events `data: 0` … `data: N-1` and
+//! ends, and `GET /static/{*path}` serves the folder given by `--static`
+//! (the `fs` feature; 404 when no folder is given). Built without a
+//! feature, its route answers 501 and says which feature it needs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::convert::Infallible;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
-use tramline::extract::{Path, State};
-use tramline::response::IntoResponse;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tramline::extract::{Path, Query, State};
+use tramline::response::sse::{Event, Sse};
+use tramline::response::{IntoResponse, Response};
 use tramline::routing::{any, get, post};
 use tramline::rt::Runtime;
 use tramline::{Json, Router, Server};
@@ -41,7 +50,7 @@ struct Message {
 }
 
 /// The app, generic over the runtime whose timer `/async` sleeps on.
-fn app<R: Runtime>(rt: R) -> Router {
+fn app<R: Runtime>(rt: R, static_dir: Option<&str>) -> Router {
     let mut router = Router::new()
         .route("/plaintext", get(|| async { plaintext() }))
         .route(
@@ -74,6 +83,10 @@ fn app<R: Runtime>(rt: R) -> Router {
                 "OK"
             }),
         );
+    router = router
+        .route("/sse", get(sse))
+        .route("/ws", ws_route());
+    router = static_routes(router, static_dir);
     for i in 0..FILLER_ROUTES {
         router = router.route(
             &format!("/api/v1/resource{i}/{{id}}"),
@@ -81,6 +94,83 @@ fn app<R: Runtime>(rt: R) -> Router {
         );
     }
     router.with_state(rt)
+}
+
+/// Most events `/sse` sends: the route is for tests and benchmarks, not an
+/// open-ended stream.
+const MAX_EVENTS: u64 = 1_000_000;
+
+#[derive(Deserialize)]
+struct SseParams {
+    n: u64,
+}
+
+/// `GET /sse?n=N`: N events, `data: 0` … `data: N-1`, then the end.
+async fn sse(Query(SseParams { n }): Query<SseParams>) -> Response {
+    if n > MAX_EVENTS {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("n is at most {MAX_EVENTS}"),
+        )
+            .into_response();
+    }
+    let events = (0..n).map(|i| Ok::<_, Infallible>(Event::default().data(i.to_string())));
+    Sse::new(futures_lite::stream::iter(events)).into_response()
+}
+
+/// `GET /ws`: every text or binary message sent back unchanged.
+#[cfg(feature = "ws")]
+fn ws_route<S: Clone + Send + Sync + 'static>() -> tramline::routing::MethodRouter<S> {
+    use tramline::ws::{Message, WebSocketUpgrade};
+    get(|ws: WebSocketUpgrade| async move {
+        ws.on_upgrade(|mut socket| async move {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Text(_) | Message::Binary(_))
+                    && socket.send(message).await.is_err()
+                {
+                    break;
+                }
+            }
+        })
+    })
+}
+
+#[cfg(not(feature = "ws"))]
+fn ws_route<S: Clone + Send + Sync + 'static>() -> tramline::routing::MethodRouter<S> {
+    get(|| async { needs_feature("ws") })
+}
+
+/// `GET /static/{*path}` (and `/static/`, its index): the folder given by
+/// `--static`, or 404.
+#[cfg(feature = "fs")]
+fn static_routes<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    dir: Option<&str>,
+) -> Router<S> {
+    match dir {
+        Some(dir) => router.nest_service("/static", tramline::fs::ServeDir::new(dir)),
+        None => router.route(
+            "/static/{*path}",
+            get(|| async { (StatusCode::NOT_FOUND, "no --static folder given") }),
+        ),
+    }
+}
+
+#[cfg(not(feature = "fs"))]
+fn static_routes<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    _dir: Option<&str>,
+) -> Router<S> {
+    router.route("/static/{*path}", get(|| async { needs_feature("fs") }))
+}
+
+#[cfg(not(all(feature = "ws", feature = "fs")))]
+fn needs_feature(feature: &str) -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        format!("bench_server was built without the `{feature}` feature"),
+    )
+        .into_response()
 }
 
 fn plaintext() -> impl IntoResponse {
@@ -130,6 +220,8 @@ struct Args {
     /// (always `None` without the `tls` feature).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     tls: Option<(String, String)>,
+    /// `--static DIR`: the folder `/static/` serves.
+    static_dir: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -140,6 +232,7 @@ fn parse_args() -> Result<Args, String> {
         grace: None,
         drain_idle: None,
         tls: None,
+        static_dir: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut it = std::env::args().skip(1);
@@ -162,6 +255,7 @@ fn parse_args() -> Result<Args, String> {
             "--drain-idle-ms" => args.drain_idle = Some(millis(&flag, &value)?),
             "--tls-cert" => tls_cert = Some(value),
             "--tls-key" => tls_key = Some(value),
+            "--static" => args.static_dir = Some(value),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
@@ -203,7 +297,7 @@ fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
     }
     println!("listening on {}", server.local_addr());
     io::stdout().flush()?;
-    server.serve(app(rt))
+    server.serve(app(rt, args.static_dir.as_deref()))
 }
 
 fn main() {
@@ -211,7 +305,7 @@ fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM]"
+                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM] [--static DIR]"
             );
             std::process::exit(2);
         }

@@ -7,6 +7,11 @@
 #[path = "support/certs.rs"]
 mod certs;
 
+mod support;
+#[cfg(feature = "ws")]
+#[path = "support/ws_frames.rs"]
+mod ws_frames;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -136,6 +141,76 @@ fn check_every_route(server: &BenchServer) {
     }
     let (code, _, _) = server.curl(&[], "/missing");
     assert_eq!(code, 404);
+
+    let (code, ctype, body) = server.curl(&["-N"], "/sse?n=3");
+    assert_eq!((code, ctype.as_str()), (200, "text/event-stream"));
+    assert_eq!(body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    assert_eq!(server.curl(&[], "/sse?n=0").2, "");
+    assert_eq!(server.curl(&[], "/sse?n=many").0, 400);
+    assert_eq!(server.curl(&[], "/sse?n=1000001").0, 400);
+
+    // No --static folder: nothing to serve (or, built without the
+    // feature, a 501 that says so).
+    let (code, _, body) = server.curl(&[], "/static/index.html");
+    if cfg!(feature = "fs") {
+        assert_eq!((code, body.as_str()), (404, "no --static folder given"));
+    } else {
+        assert_eq!(code, 501, "{body}");
+    }
+
+    if server.ca.is_none() {
+        check_websocket_echo(server.port);
+    }
+}
+
+/// `GET /ws` echoes text and binary messages, checked frame by frame.
+#[cfg(feature = "ws")]
+fn check_websocket_echo(port: u16) {
+    use ws_frames::{BINARY, TEXT, frame, handshake, read_frame};
+    let mut client = support::Client::connect(([127, 0, 0, 1], port).into());
+    client.send(&handshake("/ws", ""));
+    assert_eq!(client.response().status, 101);
+    for (opcode, payload) in [(TEXT, &b"hello"[..]), (BINARY, &[0u8, 1, 2, 255][..])] {
+        client.send(&frame(true, opcode, payload));
+        assert_eq!(read_frame(&mut client), (true, opcode, payload.to_vec()));
+    }
+}
+
+#[cfg(not(feature = "ws"))]
+fn check_websocket_echo(port: u16) {
+    let mut client = support::Client::connect(([127, 0, 0, 1], port).into());
+    let r = client.roundtrip(b"GET /ws HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 501);
+}
+
+/// `--static DIR` serves that folder under `/static/`, on every runtime.
+#[cfg(feature = "fs")]
+#[test]
+fn bench_server_serves_the_static_folder() {
+    let dir = std::env::temp_dir().join(format!("bench-server-static-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("css")).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>hi</h1>").unwrap();
+    std::fs::write(dir.join("css/site.css"), "body{}").unwrap();
+    for runtime in ["tokio", "tokio-local", "smol", "smol-local", "async-std"] {
+        let server = BenchServer::start_with(runtime, &["--static", dir.to_str().unwrap()], None);
+        let (code, ctype, body) = server.curl(&[], "/static/css/site.css");
+        assert_eq!(
+            (code, ctype.as_str(), body.as_str()),
+            (200, "text/css; charset=utf-8", "body{}"),
+            "{runtime}"
+        );
+        let (code, _, body) = server.curl(&[], "/static/");
+        assert_eq!((code, body.as_str()), (200, "<h1>hi</h1>"), "{runtime}");
+        let (code, _, body) = server.curl(&["-r", "1-2"], "/static/css/site.css");
+        assert_eq!((code, body.as_str()), (206, "od"), "{runtime}");
+        assert_eq!(server.curl(&[], "/static/missing.txt").0, 404, "{runtime}");
+        assert_eq!(
+            server.curl(&["--path-as-is"], "/static/../Cargo.toml").0,
+            400,
+            "{runtime}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -100,7 +100,7 @@ fn build(args: &[&str]) -> io::Result<Vec<(String, PathBuf)>> {
 ///
 /// Returns an error if the build fails.
 pub fn bench_server(debug: bool) -> io::Result<PathBuf> {
-    let mut args = vec!["--example", "bench_server", "--features", "tls"];
+    let mut args = vec!["--example", "bench_server", "--features", "tls,fs,ws"];
     if !debug {
         args.push("--release");
     }
