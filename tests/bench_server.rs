@@ -7,6 +7,8 @@
 #[path = "support/certs.rs"]
 mod certs;
 
+// Only the raw client is used here, not the per-runtime macro.
+#[allow(unused_macros, unused_imports)]
 mod support;
 #[cfg(feature = "ws")]
 #[path = "support/ws_frames.rs"]
