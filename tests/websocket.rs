@@ -6,6 +6,8 @@
 #![cfg(feature = "ws")]
 
 mod support;
+#[path = "support/chromium.rs"]
+mod chromium;
 #[path = "support/ws_frames.rs"]
 mod ws_frames;
 
@@ -610,64 +612,9 @@ fn python_subprotocols<R: Runtime>(rt: R) {
 
 // ---- headless Chromium ----
 
-/// Headless Chromium on a URL with a profile of its own. On drop its
-/// process group (the browser and the helpers it starts) is killed, and
-/// the profile removed once they are gone.
-///
-/// tests/support/chromium.rs (another suite's) does the same; this one is
-/// private so that this suite stands on its own.
-struct Chromium {
-    child: std::process::Child,
-    profile: PathBuf,
-}
-
-impl Chromium {
-    fn open(addr: SocketAddr, path: &str) -> Self {
-        use std::os::unix::process::CommandExt;
-
-        let url = format!("http://{addr}{path}");
-        // One profile per server: the tests run in parallel.
-        let profile = std::env::temp_dir().join(format!(
-            "tramline-ws-chromium-{}-{}",
-            std::process::id(),
-            addr.port()
-        ));
-        std::fs::create_dir_all(&profile).unwrap();
-        let child = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start chromium (the Debian package `chromium`; .ci/run installs it)");
-        Self { child, profile }
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        // The whole group, with `kill` (a test may not use `unsafe`).
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-        // Helpers may still be exiting (and writing to the profile).
-        eventually(Duration::from_secs(5), || {
-            std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists()
-        });
-    }
-}
-
 fn chromium_echoes_text_and_binary<R: Runtime>(rt: R) {
     let (server, seen) = start(rt);
-    let browser = Chromium::open(server.addr(), "/");
+    let browser = chromium::Chromium::open(&format!("http://{}/", server.addr()));
     let reported = eventually(Duration::from_secs(60), || {
         seen.lock()
             .unwrap()
