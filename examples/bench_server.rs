@@ -83,9 +83,7 @@ fn app<R: Runtime>(rt: R, static_dir: Option<&str>) -> Router {
                 "OK"
             }),
         );
-    router = router
-        .route("/sse", get(sse))
-        .route("/ws", ws_route());
+    router = router.route("/sse", get(sse)).route("/ws", ws_route());
     router = static_routes(router, static_dir);
     for i in 0..FILLER_ROUTES {
         router = router.route(

@@ -5,9 +5,9 @@
 //! round trip from headless Chromium.
 #![cfg(feature = "ws")]
 
-mod support;
 #[path = "support/chromium.rs"]
 mod chromium;
+mod support;
 #[path = "support/ws_frames.rs"]
 mod ws_frames;
 
@@ -610,6 +610,54 @@ fn python_subprotocols<R: Runtime>(rt: R) {
     python_case(server.addr(), "subprotocols");
 }
 
+/// Echoes until the server shuts down, then closes with 1001.
+async fn echo_until_shutdown(mut socket: WebSocket) {
+    let mut shutdown = Box::pin(socket.on_shutdown());
+    loop {
+        let next = futures_lite::future::or(async { Some(socket.recv().await) }, async {
+            (&mut shutdown).await;
+            None
+        });
+        match next.await {
+            Some(Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))) => {
+                if socket.send(message).await.is_err() {
+                    return;
+                }
+            }
+            Some(Some(Ok(_))) => {}
+            Some(None | Some(Err(_))) => return,
+            None => {
+                let _ = socket
+                    .close(tramline::ws::close_code::AWAY, "server shutting down")
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+fn a_shutdown_closes_the_socket_with_1001<R: Runtime>(rt: R) {
+    let app = Router::new().route(
+        "/ws",
+        get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo_until_shutdown) }),
+    );
+    let server = TestServer::start(rt, app);
+    let mut client = server.connect();
+    client.send(&handshake("/ws", ""));
+    assert_eq!(client.response().status, 101);
+    client.send(&frame(true, TEXT, b"before"));
+    assert_eq!(read_frame(&mut client), (true, TEXT, b"before".to_vec()));
+    server.begin_shutdown();
+    assert_eq!(
+        read_frame(&mut client),
+        (true, CLOSE, close_payload(1001, "server shutting down"))
+    );
+    // The client answers the close; the server then closes the connection
+    // and the shutdown completes well within its grace.
+    client.send(&frame(true, CLOSE, &close_payload(1001, "")));
+    client.assert_closed();
+}
+
 // ---- headless Chromium ----
 
 fn chromium_echoes_text_and_binary<R: Runtime>(rt: R) {
@@ -650,4 +698,5 @@ on_every_runtime!(
     python_ping_pong,
     python_subprotocols,
     chromium_echoes_text_and_binary,
+    a_shutdown_closes_the_socket_with_1001,
 );

@@ -84,6 +84,45 @@ impl WebSocket {
         }
     }
 
+    /// Completes when the server begins a graceful shutdown (at once if it
+    /// has begun): the moment to close with code 1001, "going away".
+    ///
+    /// The server waits for an open WebSocket up to its
+    /// [`shutdown_grace`](crate::Server::shutdown_grace), then cancels it;
+    /// a socket that closes first tells its client why. Race it against
+    /// [`recv`](Self::recv):
+    ///
+    /// ```
+    /// use futures_lite::future;
+    /// use tramline::ws::{Message, WebSocket, close_code};
+    ///
+    /// async fn echo_until_shutdown(mut socket: WebSocket) {
+    ///     let mut shutdown = Box::pin(socket.on_shutdown());
+    ///     loop {
+    ///         let next = future::or(async { Some(socket.recv().await) }, async {
+    ///             (&mut shutdown).await;
+    ///             None
+    ///         });
+    ///         match next.await {
+    ///             Some(Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))) => {
+    ///                 if socket.send(message).await.is_err() {
+    ///                     return;
+    ///                 }
+    ///             }
+    ///             Some(Some(Ok(_))) => {}
+    ///             Some(None | Some(Err(_))) => return,
+    ///             None => {
+    ///                 let _ = socket.close(close_code::AWAY, "server shutting down").await;
+    ///                 return;
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn on_shutdown(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner.get_ref().on_shutdown()
+    }
+
     /// Returns the subprotocol agreed in the handshake, if any (see
     /// [`WebSocketUpgrade::protocols`](super::WebSocketUpgrade::protocols)).
     pub fn protocol(&self) -> Option<&HeaderValue> {
