@@ -525,7 +525,7 @@ where
         }
         let fallback = self
             .nested_fallbacks
-            .at(req.uri().path())
+            .at(req.uri().path(), self.fallback.as_ref())
             .or(self.fallback.as_ref().map(|f| &f.endpoint));
         match fallback {
             Some(fallback) => CallFuture::handler(fallback.call(req, state)),
@@ -630,9 +630,29 @@ impl<S> NestedFallbacks<S> {
         self.entries.push((prefix.into(), fallback));
     }
 
-    fn at(&self, path: &str) -> Option<&Endpoint<S>> {
+    /// The fallback for an unmatched `path`. A nested router's default
+    /// `404` (there only to run that router's middleware) gives way to the
+    /// nearest custom fallback around it: the one of an enclosing nested
+    /// router, or `root`, the router's own, whenever either was set.
+    fn at<'a>(&'a self, path: &str, root: Option<&'a Fallback<S>>) -> Option<&'a Endpoint<S>> {
         let m = self.matcher.at(path).ok()?;
-        Some(&self.entries[*m.value].1.endpoint)
+        let (prefix, fallback) = &self.entries[*m.value];
+        if fallback.custom {
+            return Some(&fallback.endpoint);
+        }
+        let enclosing = self
+            .entries
+            .iter()
+            .filter(|(outer, f)| {
+                f.custom
+                    && prefix.len() > outer.len()
+                    && prefix.starts_with(&**outer)
+                    && prefix.as_bytes()[outer.len()] == b'/'
+            })
+            .max_by_key(|(outer, _)| outer.len())
+            .map(|(_, f)| f);
+        let custom = enclosing.or(root.filter(|f| f.custom));
+        Some(&custom.unwrap_or(fallback).endpoint)
     }
 }
 
@@ -916,6 +936,46 @@ mod tests {
                 ("DELETE", "/else", 418, None, "outer DELETE"),
             ],
         );
+    }
+
+    #[test]
+    fn a_layered_nested_router_without_a_fallback_keeps_the_parents() {
+        let noop = || {
+            crate::middleware::from_fn(|req: Request, next: crate::middleware::Next| async move {
+                next.run(req).await
+            })
+        };
+        let api = Router::new().route("/ping", text("pong")).layer(noop());
+        let own = Router::new()
+            .route("/ping", text("pong"))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "own fallback") });
+        // Nested twice: the closest custom fallback wins.
+        let deep = Router::new()
+            .nest("/b", api.clone())
+            .fallback(|| async { (StatusCode::NOT_FOUND, "middle fallback") });
+        let router = Router::new()
+            .nest("/api", api)
+            .nest("/own", own.layer(noop()))
+            .nest("/a", deep)
+            .fallback(|| async { (StatusCode::IM_A_TEAPOT, "outer fallback") });
+        run(
+            &router,
+            &[
+                ("GET", "/api/ping", 200, None, "pong"),
+                ("GET", "/api/unknown", 418, None, "outer fallback"),
+                ("GET", "/api", 418, None, "outer fallback"),
+                ("GET", "/own/unknown", 404, None, "own fallback"),
+                ("GET", "/a/b/unknown", 404, None, "middle fallback"),
+                ("GET", "/a/unknown", 404, None, "middle fallback"),
+                ("GET", "/elsewhere", 418, None, "outer fallback"),
+            ],
+        );
+        // With no custom fallback anywhere, the built-in 404 answers.
+        let plain = Router::new().nest(
+            "/api",
+            Router::new().route("/ping", text("pong")).layer(noop()),
+        );
+        run(&plain, &[("GET", "/api/unknown", 404, None, "not found")]);
     }
 
     #[test]
