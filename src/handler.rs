@@ -270,7 +270,10 @@ mod tests {
         let req = Request::get("/?a=x").body(Body::from(vec![0xff])).unwrap();
         let (status, body) = run(handler, req);
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(body, "invalid query string: invalid digit found in string");
+        assert_eq!(
+            body,
+            "invalid query parameter 'a': invalid digit found in string"
+        );
         assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -139,7 +139,7 @@ fn rest_api_rejects_bad_input_with_reasons() {
         .get("/todos?done=maybe")
         .send()
         .assert_status(400)
-        .assert_text("invalid query string: provided string was not `true` or `false`");
+        .assert_text("invalid query parameter 'done': provided string was not `true` or `false`");
     client
         .patch("/todos/9")
         .json(&json!({ "done": true }))

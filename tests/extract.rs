@@ -107,7 +107,7 @@ fn rejections_answer_4xx_saying_exactly_what_was_wrong() {
             None,
             b"",
             400,
-            "invalid query string: number too large to fit in target type",
+            "invalid query parameter 'per_page': number too large to fit in target type",
         ),
         (
             "POST",
@@ -242,7 +242,7 @@ fn option_and_result_wrappers_let_the_handler_decide() {
         .get("/res?page=x")
         .send()
         .assert_status(200)
-        .assert_text("handled: invalid query string: invalid digit found in string");
+        .assert_text("handled: invalid query parameter 'page': invalid digit found in string");
     client
         .post("/body")
         .body("{}")

@@ -7,7 +7,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::rejection::{BytesRejection, FormRejection, InvalidFormBody, MissingFormContentType};
+use super::rejection::{
+    BytesRejection, FormRejection, InvalidFormBody, MissingFormContentType, from_urlencoded,
+};
 use super::{FromRequest, Request};
 use crate::response::{IntoResponse, Response, plain_text};
 
@@ -80,9 +82,9 @@ where
                 return Err(MissingFormContentType::new().into());
             }
             let bytes = body.collect().await.map_err(BytesRejection::new)?;
-            serde_urlencoded::from_bytes(&bytes)
+            from_urlencoded(&bytes, "form field", "invalid form body")
                 .map(Self)
-                .map_err(|e| InvalidFormBody::new(&e.to_string()).into())
+                .map_err(|message| InvalidFormBody::new(message).into())
         }
     }
 }
@@ -171,7 +173,7 @@ mod tests {
                 form,
                 "user=a&tries=x",
                 422,
-                "invalid form body: invalid digit found in string",
+                "invalid form field 'tries': invalid digit found in string",
             ),
         ];
         for (content_type, body, status, text) in cases {

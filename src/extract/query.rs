@@ -6,7 +6,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
-use super::rejection::{QueryRejection, describe_fields};
+use super::rejection::{QueryRejection, from_urlencoded};
 
 /// Extracts the query string, deserialized with serde from
 /// `application/x-www-form-urlencoded` form.
@@ -59,14 +59,9 @@ where
     ///
     /// Returns a [`QueryRejection`] when the query does not fit `T`.
     pub fn from_query(query: &str) -> Result<Self, QueryRejection> {
-        serde_urlencoded::from_str(query).map(Self).map_err(|e| {
-            let message = e.to_string();
-            QueryRejection::new(describe_fields(
-                &message,
-                "query parameter",
-                "invalid query string",
-            ))
-        })
+        from_urlencoded(query.as_bytes(), "query parameter", "invalid query string")
+            .map(Self)
+            .map_err(QueryRejection::new)
     }
 }
 
@@ -151,11 +146,11 @@ mod tests {
             ("/?sort=x", "missing query parameter 'page'"),
             (
                 "/?page=abc",
-                "invalid query string: invalid digit found in string",
+                "invalid query parameter 'page': invalid digit found in string",
             ),
             (
                 "/?page=-1",
-                "invalid query string: invalid digit found in string",
+                "invalid query parameter 'page': invalid digit found in string",
             ),
         ];
         for (uri, text) in cases {

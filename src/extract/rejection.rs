@@ -84,8 +84,10 @@ macro_rules! composite_rejection {
 
 /// Rewrites serde's error text into one that speaks of `what` (for
 /// example `query parameter`): a missing field becomes `missing {what}
-/// 'name'`, anything else `{otherwise}: ` and serde's message.
-pub(crate) fn describe_fields(message: &str, what: &str, otherwise: &str) -> String {
+/// 'name'`, one at `path` (serde_path_to_error's path of the field that did
+/// not fit) `invalid {what} 'path': ` and serde's message, anything else
+/// (`path` is `.` for the whole value) `{otherwise}: ` and the message.
+fn describe_field(message: &str, path: &str, what: &str, otherwise: &str) -> String {
     // serde's derive reports "missing field `name`".
     if let Some(name) = message
         .strip_prefix("missing field `")
@@ -93,7 +95,25 @@ pub(crate) fn describe_fields(message: &str, what: &str, otherwise: &str) -> Str
     {
         return format!("missing {what} '{name}'");
     }
+    if !path.is_empty() && path != "." {
+        return format!("invalid {what} '{path}': {message}");
+    }
     format!("{otherwise}: {message}")
+}
+
+/// Deserializes `application/x-www-form-urlencoded` bytes (a query string
+/// or a form body); the error names the field that did not fit, in
+/// [`describe_field`]'s words.
+pub(crate) fn from_urlencoded<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    otherwise: &str,
+) -> Result<T, String> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        describe_field(&e.into_inner().to_string(), &path, what, otherwise)
+    })
 }
 
 /// Defines a rejection that carries nothing: a fixed status and text.
@@ -584,10 +604,8 @@ pub struct InvalidFormBody {
 }
 
 impl InvalidFormBody {
-    pub(crate) fn new(serde_message: &str) -> Self {
-        Self {
-            message: describe_fields(serde_message, "form field", "invalid form body"),
-        }
+    pub(crate) fn new(message: String) -> Self {
+        Self { message }
     }
 
     /// Returns the status code of the response: `422 Unprocessable Entity`.
