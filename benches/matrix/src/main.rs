@@ -53,7 +53,7 @@ struct Cli {
     #[arg(long)]
     agree: bool,
     /// bench_server runtimes, comma-separated (default: every runtime
-    /// bench_server offers).
+    /// bench_server offers); `none` runs the peers alone.
     #[arg(long, value_delimiter = ',')]
     runtimes: Vec<String>,
     /// Peers to add, comma-separated (implies --peers): axum, actix, hyper,
@@ -193,6 +193,8 @@ fn run(cli: Cli) -> io::Result<()> {
     };
     let runtimes = if cli.runtimes.is_empty() {
         build::runtimes(&bench_server)
+    } else if cli.runtimes == ["none"] {
+        Vec::new()
     } else {
         cli.runtimes.clone()
     };
@@ -213,6 +215,11 @@ fn run(cli: Cli) -> io::Result<()> {
             .split_once('=')
             .ok_or_else(|| io::Error::other(format!("--peer-bin {spec:?}: expected NAME=PATH")))?;
         targets.push(Target::peer(name, PathBuf::from(exe)));
+    }
+    if targets.is_empty() {
+        return Err(io::Error::other(
+            "--runtimes none and no peers: nothing to measure",
+        ));
     }
     let built = started.elapsed();
     eprintln!("built in {:.0?}; load average before: {}", built, loadavg());
@@ -257,11 +264,16 @@ fn run(cli: Cli) -> io::Result<()> {
         eprintln!("warning: taskset is not on PATH; servers run unpinned");
     }
     let workloads = if cli.workloads.is_empty() {
+        let h2load = on_path("h2load");
         let (run, skip): (Vec<_>, Vec<_>) = Workload::ALL
             .into_iter()
-            .partition(|w| use_wrk || !w.needs_wrk());
+            .partition(|w| (use_wrk || !w.needs_wrk()) && (h2load || !w.h2()));
         for w in skip {
-            eprintln!("note: {w} skipped: it needs wrk (the built-in generator speaks no TLS)");
+            if w.h2() {
+                eprintln!("note: {w} skipped: {}", tramline_bench::h2load::MISSING);
+            } else {
+                eprintln!("note: {w} skipped: it needs wrk (the built-in generator speaks no TLS)");
+            }
         }
         run
     } else {
@@ -378,8 +390,11 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
         .iter()
         .find(|w| matches!(w, Workload::CpuMix | Workload::Idle) || w.tls())
     {
-        // The counting client speaks plain HTTP only.
+        // The counting client speaks plain HTTP only (h2: h2load does).
         return Err(io::Error::other(format!("{w} has no per-request count")));
+    }
+    if workloads.iter().any(|w| w.h2()) {
+        tramline_bench::h2load::check()?;
     }
     let plan = CountPlan {
         targets,
