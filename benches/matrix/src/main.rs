@@ -305,10 +305,11 @@ fn run(cli: Cli) -> io::Result<()> {
 
     let md = report::markdown(&cells, timing.runs);
     println!("{md}");
-    let generator = if use_wrk {
-        "wrk (cpu-mix, idle: built-in)"
-    } else {
-        "built-in"
+    let generator = match (use_wrk, plan.workloads.iter().any(|w| w.h2())) {
+        (true, false) => "wrk (cpu-mix, idle: built-in)",
+        (true, true) => "wrk (cpu-mix, idle: built-in; h2: h2load)",
+        (false, false) => "built-in",
+        (false, true) => "built-in (h2: h2load)",
     };
     let summary = format!(
         "preset {preset:?}: warm-up {:?}, {} run(s) of {:?} per cell, interleaved; {} worker(s) on CPU {}, load ({generator}) on CPU {:?}; load average {load_before} before, {load_after} after; {:.0?} in all ({:.0?} building)",
