@@ -119,6 +119,12 @@ pub const PEERS: [(&str, &str); 4] = [
     ("may-minihttp", "may_minihttp_server"),
 ];
 
+/// The peers that also serve h2c with prior knowledge on their port, and so
+/// join the h2 row: axum (its `http2` feature). hyper_server is built on
+/// hyper's http1 builder alone, actix_server binds HTTP/1.1 only and
+/// may-minihttp speaks HTTP/1.1 only.
+pub const H2_PEERS: [&str; 1] = ["axum"];
+
 /// Builds the peers crate (its own workspace, `benches/peers`) in release,
 /// into this workspace's target directory, and returns `(peer, binary)`.
 ///

@@ -85,7 +85,8 @@ pub fn count(
     std::fs::create_dir_all(&plan.scratch)?;
     let mut counts = Vec::new();
     for &workload in &plan.workloads {
-        for target in &plan.targets {
+        // Peers without h2c have no h2 count (their cells stay empty).
+        for target in plan.targets.iter().filter(|t| t.serves(workload)) {
             let mut totals = Vec::new();
             for n in [plan.requests, 2 * plan.requests] {
                 progress(&format!("{} / {workload}: {n} requests", target.name));

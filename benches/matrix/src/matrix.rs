@@ -201,7 +201,8 @@ impl Cell {
 }
 
 /// The columns of one row: over TLS, bench_server with `--tls-cert`, and
-/// no peers (they are not set up for TLS; their cells stay empty).
+/// no peers (they are not set up for TLS; their cells stay empty); over
+/// h2, bench_server and the peers that serve h2c.
 fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec<Target> {
     match cert.filter(|_| workload.tls()) {
         Some(cert) => plan
@@ -210,7 +211,12 @@ fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec
             .filter(|t| !t.peer)
             .map(|t| t.with_tls(cert))
             .collect(),
-        None => plan.targets.clone(),
+        None => plan
+            .targets
+            .iter()
+            .filter(|t| t.serves(workload))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -451,7 +457,7 @@ fn probe_h2(plan: &Plan) -> io::Result<()> {
         timeout: Duration::from_secs(30),
         workers: plan.workers,
     };
-    for target in &plan.targets {
+    for target in plan.targets.iter().filter(|t| t.serves(Workload::H2)) {
         let server = Server::start(target, &launch)?;
         h2load::probe(server.addr, Duration::from_secs(5))
             .map_err(|e| io::Error::new(e.kind(), format!("h2 on {}: {e}", target.name)))?;

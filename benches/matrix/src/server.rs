@@ -48,6 +48,12 @@ impl Target {
         }
     }
 
+    /// Whether it serves `workload`: every bench_server does; of the peers
+    /// only those in [`H2_PEERS`](crate::build::H2_PEERS) serve h2.
+    pub fn serves(&self, workload: crate::Workload) -> bool {
+        !workload.h2() || !self.peer || crate::build::H2_PEERS.contains(&self.name.as_str())
+    }
+
     /// The same target serving HTTPS with `cert` (bench_server's
     /// `--tls-cert` and `--tls-key`).
     pub fn with_tls(&self, cert: &crate::tls::CertFiles) -> Self {
