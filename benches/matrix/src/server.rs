@@ -274,3 +274,25 @@ pub fn on_path(program: &str) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Workload;
+
+    #[test]
+    fn only_bench_server_and_the_h2_peers_serve_h2() {
+        let bin = PathBuf::from("server");
+        let tokio = Target::tramline(bin.clone(), "tokio");
+        let axum = Target::peer("axum", bin.clone());
+        let hyper = Target::peer("hyper", bin);
+        assert!(tokio.serves(Workload::H2) && axum.serves(Workload::H2));
+        assert!(!hyper.serves(Workload::H2));
+        assert!(
+            Workload::ALL
+                .iter()
+                .filter(|w| !w.h2())
+                .all(|&w| hyper.serves(w))
+        );
+    }
+}
