@@ -6,6 +6,7 @@
 //! cargo run --release -p tramline-bench -- --instr            # instructions per request
 //! cargo run --release -p tramline-bench -- --syscalls         # syscalls per request
 //! cargo run --release -p tramline-bench -- --agree            # wrk vs built-in generator
+//! cargo run --release -p tramline-bench -- --workloads h2 --only-peers axum   # HTTP/2 via h2load
 //! ```
 #![allow(
     clippy::print_stdout,

@@ -373,9 +373,9 @@ fn measure(
             deadline: duration + Duration::from_secs(30),
         })?;
         // h2load prints no percentiles, only the mean time per request,
-        // which is not a median; its per-request log would give them, but
-        // writing it cost h2load 5-10% of its rate here (against axum), so
-        // the latency columns stay empty.
+        // which is not a median; its per-request log (`--log-file`) would
+        // give them, but writing it cost h2load 4-12% of its rate against
+        // axum (two pairs of 2 s runs), so the latency columns stay empty.
         Run {
             rps: out.ok_2xx as f64 / out.elapsed.as_secs_f64().max(1e-9),
             p50_us: f64::NAN,
