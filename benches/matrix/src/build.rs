@@ -119,6 +119,12 @@ pub const PEERS: [(&str, &str); 4] = [
     ("may-minihttp", "may_minihttp_server"),
 ];
 
+/// The peers that also serve h2c with prior knowledge on their port, and so
+/// join the h2 row: axum (its `http2` feature). hyper_server is built on
+/// hyper's http1 builder alone, actix_server binds HTTP/1.1 only and
+/// may-minihttp speaks HTTP/1.1 only.
+pub const H2_PEERS: [&str; 1] = ["axum"];
+
 /// Builds the peers crate (its own workspace, `benches/peers`) in release,
 /// into this workspace's target directory, and returns `(peer, binary)`.
 ///
@@ -126,17 +132,7 @@ pub const PEERS: [(&str, &str); 4] = [
 ///
 /// Returns an error if the build fails or a binary is missing.
 pub fn peers() -> io::Result<Vec<(String, PathBuf)>> {
-    let root = workspace_root();
-    let manifest = root.join("benches/peers/Cargo.toml");
-    let target = target_dir()?;
-    let made = build(&[
-        "--release",
-        "--manifest-path",
-        &manifest.to_string_lossy(),
-        "--target-dir",
-        &target.to_string_lossy(),
-        "--bins",
-    ])?;
+    let made = build_peers(&["--bins"])?;
     PEERS
         .iter()
         .map(|(peer, bin)| {
@@ -146,6 +142,43 @@ pub fn peers() -> io::Result<Vec<(String, PathBuf)>> {
                 .ok_or_else(|| io::Error::other(format!("cargo built no {bin}")))
         })
         .collect()
+}
+
+/// Builds one peer's binary (`axum`, `actix`, `hyper` or `may-minihttp`)
+/// like [`peers`] does, and returns its path.
+///
+/// # Errors
+///
+/// Returns an error if there is no such peer or the build fails.
+pub fn peer(name: &str) -> io::Result<PathBuf> {
+    let bin = PEERS
+        .iter()
+        .find(|(peer, _)| *peer == name)
+        .map(|(_, bin)| *bin)
+        .ok_or_else(|| io::Error::other(format!("no peer {name:?}")))?;
+    build_peers(&["--bin", bin])?
+        .into_iter()
+        .find(|(made, _)| made == bin)
+        .map(|(_, exe)| exe)
+        .ok_or_else(|| io::Error::other(format!("cargo built no {bin}")))
+}
+
+/// `cargo build --release` of the peers crate (its own workspace) into
+/// this workspace's target directory, with `args` selecting the binaries.
+fn build_peers(args: &[&str]) -> io::Result<Vec<(String, PathBuf)>> {
+    let manifest = workspace_root().join("benches/peers/Cargo.toml");
+    let manifest = manifest.to_string_lossy();
+    let target = target_dir()?;
+    let target = target.to_string_lossy();
+    let mut all = vec![
+        "--release",
+        "--manifest-path",
+        &manifest,
+        "--target-dir",
+        &target,
+    ];
+    all.extend_from_slice(args);
+    build(&all)
 }
 
 /// The runtimes `bench_server` offers, read from its own error message for

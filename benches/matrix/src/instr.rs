@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::h2load::{self, H2Load};
 use crate::loadgen::Client;
 use crate::server::{Launch, Server, Target};
 use crate::workload::Workload;
@@ -32,7 +33,7 @@ pub struct CountPlan {
     /// The servers.
     pub targets: Vec<Target>,
     /// Request–response workloads (plaintext, pipelined, json, param, fib,
-    /// async, upload).
+    /// async, upload, h2).
     pub workloads: Vec<Workload>,
     /// N.
     pub requests: u64,
@@ -84,7 +85,8 @@ pub fn count(
     std::fs::create_dir_all(&plan.scratch)?;
     let mut counts = Vec::new();
     for &workload in &plan.workloads {
-        for target in &plan.targets {
+        // Peers without h2c have no h2 count (their cells stay empty).
+        for target in plan.targets.iter().filter(|t| t.serves(workload)) {
             let mut totals = Vec::new();
             for n in [plan.requests, 2 * plan.requests] {
                 progress(&format!("{} / {workload}: {n} requests", target.name));
@@ -118,7 +120,9 @@ pub fn count(
                 };
                 let _ = std::fs::remove_file(&file);
                 let server = Server::start(target, &launch)?;
-                drive(&server, workload, n, plan.pace)?;
+                drive(&server, workload, n, plan.pace).map_err(|e| {
+                    io::Error::new(e.kind(), format!("{} / {workload}: {e}", target.name))
+                })?;
                 // Under valgrind, exit takes a while: the dump is written then.
                 server.terminate(Duration::from_secs(120))?;
                 let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -163,6 +167,9 @@ pub fn count(
 /// Sends `n` of `workload`'s requests over one keep-alive connection
 /// (pipelined: in batches of 16) and checks every response is 2xx.
 fn drive(server: &Server, workload: Workload, n: u64, pace: Duration) -> io::Result<()> {
+    if workload.h2() {
+        return drive_h2(server, workload, n, pace);
+    }
     let mut client = Client::connect(server.addr)?;
     let depth = workload.depth() as u64;
     let batch = workload.request().bytes.repeat(workload.depth());
@@ -181,6 +188,38 @@ fn drive(server: &Server, workload: Workload, n: u64, pace: Duration) -> io::Res
         if !pace.is_zero() {
             std::thread::sleep(pace);
         }
+    }
+    Ok(())
+}
+
+/// h2: `n` requests from h2load over one connection, one stream at a time
+/// (`-c 1 -m 1`), as the HTTP/1.1 workloads send one request at a time;
+/// the connection's setup (preface, SETTINGS) cancels out in count(2N) −
+/// count(N) like the HTTP/1.1 connection's. A pace becomes h2load's
+/// per-connection rate (`--rps`), which spaces the requests out the same
+/// way at these speeds.
+fn drive_h2(server: &Server, workload: Workload, n: u64, pace: Duration) -> io::Result<()> {
+    // First the preface alone: a server without h2c fails here with its
+    // answer, not as h2load's error count.
+    h2load::probe(server.addr, Duration::from_secs(60))?;
+    let out = h2load::run(&H2Load {
+        addr: server.addr,
+        path: workload.path(),
+        connections: 1,
+        streams: 1,
+        duration: None,
+        requests: n,
+        rate: (!pace.is_zero()).then(|| (1_000_000 / pace.as_micros().max(1)) as u64),
+        cpus: &[],
+        // Under valgrind a request takes some hundred µs; this only bounds
+        // a server that stops answering.
+        deadline: Duration::from_secs(60) + Duration::from_millis(n),
+    })?;
+    if out.ok_2xx != n || out.non_2xx != 0 || out.errors != 0 {
+        return Err(io::Error::other(format!(
+            "{workload} on {}: h2load got {} 2xx of {n}, {} non-2xx, {} errors",
+            server.addr, out.ok_2xx, out.non_2xx, out.errors
+        )));
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 
 pub mod agree;
 pub mod build;
+pub mod h2load;
 pub mod instr;
 pub mod loadgen;
 pub mod matrix;

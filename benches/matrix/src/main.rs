@@ -6,6 +6,7 @@
 //! cargo run --release -p tramline-bench -- --instr            # instructions per request
 //! cargo run --release -p tramline-bench -- --syscalls         # syscalls per request
 //! cargo run --release -p tramline-bench -- --agree            # wrk vs built-in generator
+//! cargo run --release -p tramline-bench -- --workloads h2 --only-peers axum   # HTTP/2 via h2load
 //! ```
 #![allow(
     clippy::print_stdout,
@@ -53,7 +54,7 @@ struct Cli {
     #[arg(long)]
     agree: bool,
     /// bench_server runtimes, comma-separated (default: every runtime
-    /// bench_server offers).
+    /// bench_server offers); `none` runs the peers alone.
     #[arg(long, value_delimiter = ',')]
     runtimes: Vec<String>,
     /// Peers to add, comma-separated (implies --peers): axum, actix, hyper,
@@ -193,6 +194,8 @@ fn run(cli: Cli) -> io::Result<()> {
     };
     let runtimes = if cli.runtimes.is_empty() {
         build::runtimes(&bench_server)
+    } else if cli.runtimes == ["none"] {
+        Vec::new()
     } else {
         cli.runtimes.clone()
     };
@@ -213,6 +216,11 @@ fn run(cli: Cli) -> io::Result<()> {
             .split_once('=')
             .ok_or_else(|| io::Error::other(format!("--peer-bin {spec:?}: expected NAME=PATH")))?;
         targets.push(Target::peer(name, PathBuf::from(exe)));
+    }
+    if targets.is_empty() {
+        return Err(io::Error::other(
+            "--runtimes none and no peers: nothing to measure",
+        ));
     }
     let built = started.elapsed();
     eprintln!("built in {:.0?}; load average before: {}", built, loadavg());
@@ -257,11 +265,16 @@ fn run(cli: Cli) -> io::Result<()> {
         eprintln!("warning: taskset is not on PATH; servers run unpinned");
     }
     let workloads = if cli.workloads.is_empty() {
+        let h2load = on_path("h2load");
         let (run, skip): (Vec<_>, Vec<_>) = Workload::ALL
             .into_iter()
-            .partition(|w| use_wrk || !w.needs_wrk());
+            .partition(|w| (use_wrk || !w.needs_wrk()) && (h2load || !w.h2()));
         for w in skip {
-            eprintln!("note: {w} skipped: it needs wrk (the built-in generator speaks no TLS)");
+            if w.h2() {
+                eprintln!("note: {w} skipped: {}", tramline_bench::h2load::MISSING);
+            } else {
+                eprintln!("note: {w} skipped: it needs wrk (the built-in generator speaks no TLS)");
+            }
         }
         run
     } else {
@@ -293,10 +306,11 @@ fn run(cli: Cli) -> io::Result<()> {
 
     let md = report::markdown(&cells, timing.runs);
     println!("{md}");
-    let generator = if use_wrk {
-        "wrk (cpu-mix, idle: built-in)"
-    } else {
-        "built-in"
+    let generator = match (use_wrk, plan.workloads.iter().any(|w| w.h2())) {
+        (true, false) => "wrk (cpu-mix, idle: built-in)",
+        (true, true) => "wrk (cpu-mix, idle: built-in; h2: h2load)",
+        (false, false) => "built-in",
+        (false, true) => "built-in (h2: h2load)",
     };
     let summary = format!(
         "preset {preset:?}: warm-up {:?}, {} run(s) of {:?} per cell, interleaved; {} worker(s) on CPU {}, load ({generator}) on CPU {:?}; load average {load_before} before, {load_after} after; {:.0?} in all ({:.0?} building)",
@@ -378,8 +392,11 @@ fn count(cli: &Cli, targets: Vec<Target>, out: &std::path::Path) -> io::Result<(
         .iter()
         .find(|w| matches!(w, Workload::CpuMix | Workload::Idle) || w.tls())
     {
-        // The counting client speaks plain HTTP only.
+        // The counting client speaks plain HTTP only (h2: h2load does).
         return Err(io::Error::other(format!("{w} has no per-request count")));
+    }
+    if workloads.iter().any(|w| w.h2()) {
+        tramline_bench::h2load::check()?;
     }
     let plan = CountPlan {
         targets,

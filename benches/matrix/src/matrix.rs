@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::h2load::{self, H2Load};
 use crate::loadgen::{self, Client, Load};
 use crate::proc;
 use crate::server::{Launch, Server, Target};
@@ -200,7 +201,8 @@ impl Cell {
 }
 
 /// The columns of one row: over TLS, bench_server with `--tls-cert`, and
-/// no peers (they are not set up for TLS; their cells stay empty).
+/// no peers (they are not set up for TLS; their cells stay empty); over
+/// h2, bench_server and the peers that serve h2c.
 fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec<Target> {
     match cert.filter(|_| workload.tls()) {
         Some(cert) => plan
@@ -209,7 +211,12 @@ fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec
             .filter(|t| !t.peer)
             .map(|t| t.with_tls(cert))
             .collect(),
-        None => plan.targets.clone(),
+        None => plan
+            .targets
+            .iter()
+            .filter(|t| t.serves(workload))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -224,7 +231,9 @@ fn row_targets(plan: &Plan, workload: Workload, cert: Option<&CertFiles>) -> Vec
 ///
 /// Returns the first error that stops a cell: a server that does not start
 /// or a load generator that cannot connect; and, before measuring anything,
-/// a workload that needs wrk in a plan without it.
+/// a workload that needs wrk in a plan without it, or the h2 workload
+/// without h2load or with a target that does not answer the HTTP/2 preface
+/// (its answer is in the message).
 pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
     if let Some(w) = plan
         .workloads
@@ -234,6 +243,10 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
         return Err(io::Error::other(format!(
             "{w} needs wrk: the built-in generator speaks no TLS"
         )));
+    }
+    if plan.workloads.iter().any(|w| w.h2()) {
+        h2load::check()?;
+        probe_h2(plan)?;
     }
     let cert = if plan.workloads.iter().any(|w| w.tls()) {
         Some(tls::generate(&plan.scratch)?)
@@ -268,7 +281,9 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Cell>> {
     let mut cells = Vec::new();
     for &workload in &plan.workloads {
         let targets = row_targets(plan, workload, cert.as_ref());
-        let gen_name = if plan.use_wrk && workload.wrk_capable() {
+        let gen_name = if workload.h2() {
+            "h2load"
+        } else if plan.use_wrk && workload.wrk_capable() {
             "wrk"
         } else {
             "builtin"
@@ -345,7 +360,32 @@ fn measure(
     let before = proc::usage(server.pid)?;
     let busy_before = proc::cpus_busy(&cpus)?;
     let started = std::time::Instant::now();
-    let mut run = if plan.use_wrk && workload.wrk_capable() {
+    let mut run = if workload.h2() {
+        let out = h2load::run(&H2Load {
+            addr: server.addr,
+            path: workload.path(),
+            connections: workload.connections(plan.preset),
+            streams: workload.streams(),
+            duration: Some(duration),
+            requests: 0,
+            rate: None,
+            cpus: &plan.load_cpus,
+            deadline: duration + Duration::from_secs(30),
+        })?;
+        // h2load prints no percentiles, only the mean time per request,
+        // which is not a median; its per-request log (`--log-file`) would
+        // give them, but writing it cost h2load 4-12% of its rate against
+        // axum (two pairs of 2 s runs), so the latency columns stay empty.
+        Run {
+            rps: out.ok_2xx as f64 / out.elapsed.as_secs_f64().max(1e-9),
+            p50_us: f64::NAN,
+            p99_us: f64::NAN,
+            requests: out.ok_2xx,
+            non_2xx: out.non_2xx,
+            errors: out.errors,
+            ..Run::default()
+        }
+    } else if plan.use_wrk && workload.wrk_capable() {
         let script = workload.wrk_script();
         let out = wrk::run(
             &WrkLoad {
@@ -405,6 +445,24 @@ fn measure(
     run.cpu_us_per_req = per(server_cpu.as_micros() as f64);
     run.ctx_per_req = per(after.ctx_switches.saturating_sub(before.ctx_switches) as f64);
     Ok(run)
+}
+
+/// Starts every target once and checks that it answers the HTTP/2 preface,
+/// so that a server without h2c fails the plan before anything is measured,
+/// with its answer (`HTTP/1.1 505 ...`) rather than h2load's error count.
+fn probe_h2(plan: &Plan) -> io::Result<()> {
+    let launch = Launch {
+        cpus: None,
+        wrapper: Vec::new(),
+        timeout: Duration::from_secs(30),
+        workers: plan.workers,
+    };
+    for target in plan.targets.iter().filter(|t| t.serves(Workload::H2)) {
+        let server = Server::start(target, &launch)?;
+        h2load::probe(server.addr, Duration::from_secs(5))
+            .map_err(|e| io::Error::new(e.kind(), format!("h2 on {}: {e}", target.name)))?;
+    }
+    Ok(())
 }
 
 /// One run of the idle workload on a fresh server: open N keep-alive

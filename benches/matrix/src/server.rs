@@ -48,6 +48,12 @@ impl Target {
         }
     }
 
+    /// Whether it serves `workload`: every bench_server does; of the peers
+    /// only those in [`H2_PEERS`](crate::build::H2_PEERS) serve h2.
+    pub fn serves(&self, workload: crate::Workload) -> bool {
+        !workload.h2() || !self.peer || crate::build::H2_PEERS.contains(&self.name.as_str())
+    }
+
     /// The same target serving HTTPS with `cert` (bench_server's
     /// `--tls-cert` and `--tls-key`).
     pub fn with_tls(&self, cert: &crate::tls::CertFiles) -> Self {
@@ -267,4 +273,26 @@ pub fn on_path(program: &str) -> bool {
             })
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Workload;
+
+    #[test]
+    fn only_bench_server_and_the_h2_peers_serve_h2() {
+        let bin = PathBuf::from("server");
+        let tokio = Target::tramline(bin.clone(), "tokio");
+        let axum = Target::peer("axum", bin.clone());
+        let hyper = Target::peer("hyper", bin);
+        assert!(tokio.serves(Workload::H2) && axum.serves(Workload::H2));
+        assert!(!hyper.serves(Workload::H2));
+        assert!(
+            Workload::ALL
+                .iter()
+                .filter(|w| !w.h2())
+                .all(|&w| hyper.serves(w))
+        );
+    }
 }

@@ -34,11 +34,14 @@ pub enum Workload {
     Upload,
     /// Idle keep-alive connections: resident memory per connection.
     Idle,
+    /// `GET /plaintext` over HTTP/2 (h2c, prior knowledge), 16 concurrent
+    /// streams per connection, driven by h2load.
+    H2,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Plaintext,
         Self::PlaintextTls,
         Self::Pipelined,
@@ -49,6 +52,7 @@ impl Workload {
         Self::CpuMix,
         Self::Upload,
         Self::Idle,
+        Self::H2,
     ];
 
     /// The name used on the command line and in tables.
@@ -64,15 +68,19 @@ impl Workload {
             Self::CpuMix => "cpu-mix",
             Self::Upload => "upload",
             Self::Idle => "idle",
+            Self::H2 => "h2",
         }
     }
 
     /// The path of the usual request.
     pub fn path(self) -> &'static str {
         match self {
-            Self::Plaintext | Self::PlaintextTls | Self::Pipelined | Self::CpuMix | Self::Idle => {
-                "/plaintext"
-            }
+            Self::Plaintext
+            | Self::PlaintextTls
+            | Self::Pipelined
+            | Self::CpuMix
+            | Self::Idle
+            | Self::H2 => "/plaintext",
             Self::Json => "/json",
             Self::Param => "/api/v1/resource39/12345",
             Self::Async => "/async",
@@ -99,6 +107,18 @@ impl Workload {
         if self == Self::Pipelined { 16 } else { 1 }
     }
 
+    /// HTTP/2: concurrent streams per connection (h2load's `-m`); 16, as
+    /// deep as the pipelined workload, and as the issue's `h2load -c 64
+    /// -m 16`.
+    pub fn streams(self) -> usize {
+        if self == Self::H2 { 16 } else { 1 }
+    }
+
+    /// Whether it speaks HTTP/2, which only h2load drives.
+    pub fn h2(self) -> bool {
+        self == Self::H2
+    }
+
     /// Connections at the given preset.
     pub fn connections(self, preset: Preset) -> usize {
         let full = match self {
@@ -107,7 +127,8 @@ impl Workload {
             | Self::Pipelined
             | Self::Json
             | Self::Param
-            | Self::Fib => 64,
+            | Self::Fib
+            | Self::H2 => 64,
             Self::Async => 256,
             Self::CpuMix => 32,
             Self::Upload => 8,
@@ -136,9 +157,9 @@ impl Workload {
 
     /// Whether wrk can run it. cpu-mix needs latency per route and idle
     /// needs connections that stop after one request: the built-in
-    /// generator runs those always.
+    /// generator runs those always; h2 is h2load's.
     pub fn wrk_capable(self) -> bool {
-        !matches!(self, Self::CpuMix | Self::Idle)
+        !matches!(self, Self::CpuMix | Self::Idle | Self::H2)
     }
 
     /// The Lua that makes wrk send this workload's requests.

@@ -4,7 +4,8 @@
 //! only wrk runs, gets its own short wrk run.
 //!
 //! The agreement check (wrk vs the built-in generator on plaintext) runs
-//! here too when wrk is on PATH.
+//! here too when wrk is on PATH, and the h2 row (h2load against axum and
+//! bench_server) when h2load is.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
@@ -43,9 +44,10 @@ fn every_cell_produces_a_number_and_only_2xx() {
     let runtimes = build::runtimes(&bin);
     assert!(runtimes.len() >= 4, "{runtimes:?}");
     let preset = Preset::Smoke;
+    // h2 (h2load, and the axum peer) has a test of its own below.
     let workloads: Vec<Workload> = Workload::ALL
         .into_iter()
-        .filter(|w| !w.needs_wrk())
+        .filter(|w| !w.needs_wrk() && !w.h2())
         .collect();
     let plan = Plan {
         targets: runtimes
@@ -144,6 +146,64 @@ fn tls_cells_run_over_wrk() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("needs wrk"), "{err}");
+}
+
+/// The h2 row: h2load against axum's HTTP/2 (h2c, prior knowledge) for
+/// 200 ms, then against bench_server on tokio. axum must see only 2xx and
+/// no errors; bench_server too once it speaks h2c, and until then the row
+/// must fail up front with the server's answer to the preface, not hang
+/// and not come out as a count of errors.
+#[test]
+fn h2_cells_run_over_h2load() {
+    if !on_path("h2load") {
+        eprintln!("note: h2load is not on PATH (nghttp2-client); skipping the h2 cells");
+        return;
+    }
+    let _machine = MACHINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let axum = build::peer("axum").expect("cargo build --release axum_server");
+    let started = Instant::now();
+    let preset = Preset::Smoke;
+    let plan = |target: Target| Plan {
+        targets: vec![target],
+        workloads: vec![Workload::H2],
+        preset,
+        timing: preset.timing(),
+        workers: 1,
+        server_cpus: None,
+        load_cpus: Vec::new(),
+        use_wrk: false,
+        scratch: scratch(),
+        progress: false,
+        idle_connections: None,
+    };
+    let check = |cells: &[tramline_bench::Cell]| {
+        assert_eq!(cells.len(), 1);
+        let c = &cells[0];
+        let what = format!("{} on {}", c.workload, c.target);
+        assert_eq!(c.loadgen, "h2load", "{what}");
+        assert!(c.value().is_some(), "{what} measured nothing: {c:?}");
+        assert!(
+            c.runs.iter().all(|r| r.requests > 0),
+            "{what}: no responses"
+        );
+        assert_eq!((c.non_2xx, c.errors), (0, 0), "{what}: {c:?}");
+        eprintln!("{what}: {:.0} req/s", c.rps.median);
+    };
+    check(&matrix::run(&plan(Target::peer("axum", axum))).unwrap());
+
+    match matrix::run(&plan(Target::tramline(bench_server(), "tokio"))) {
+        Ok(cells) => check(&cells),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("h2 on tokio") && e.contains("to the h2 preface"),
+                "bench_server's h2 row failed otherwise: {e}"
+            );
+            eprintln!("note: bench_server does not speak h2c yet: {e}");
+        }
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "the h2 row took {took:?}");
 }
 
 /// The built-in generator and wrk must agree within 15% on plaintext. The
