@@ -28,9 +28,9 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tramline::extract::{Path, Query, State};
+use tramline::http::StatusCode;
 use tramline::response::sse::{Event, Sse};
 use tramline::response::{IntoResponse, Response};
 use tramline::routing::{any, get, post};
@@ -174,8 +174,8 @@ fn needs_feature(feature: &str) -> Response {
 fn plaintext() -> impl IntoResponse {
     (
         [(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain"),
+            tramline::http::header::CONTENT_TYPE,
+            tramline::http::HeaderValue::from_static("text/plain"),
         )],
         "Hello, World!",
     )

@@ -94,7 +94,14 @@ async fn list(State(db): State<Db>, Query(filter): Query<Filter>) -> Json<Vec<To
 async fn create(
     State(db): State<Db>,
     Json(new): Json<NewTodo>,
-) -> Result<(StatusCode, [(http::HeaderName, HeaderValue); 1], Json<Todo>), Error> {
+) -> Result<
+    (
+        StatusCode,
+        [(tramline::http::HeaderName, HeaderValue); 1],
+        Json<Todo>,
+    ),
+    Error,
+> {
     let title = validate_title(&new.title)?;
     let mut store = db.inner.lock().unwrap();
     store.next_id += 1;
@@ -107,7 +114,7 @@ async fn create(
     let location = HeaderValue::try_from(format!("/todos/{}", todo.id))?;
     Ok((
         StatusCode::CREATED,
-        [(http::header::LOCATION, location)],
+        [(tramline::http::header::LOCATION, location)],
         Json(todo),
     ))
 }

@@ -28,7 +28,7 @@ use crate::response::{IntoResponse, Response};
 /// cannot provide. This one takes the body before the method:
 ///
 /// ```compile_fail
-/// use http::Method;
+/// use tramline::http::Method;
 /// use tramline::{Json, Router};
 /// use tramline::routing::post;
 ///

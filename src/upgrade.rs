@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use futures_lite::{AsyncReadExt, AsyncWriteExt};
-//! use http::HeaderValue;
+//! use tramline::http::HeaderValue;
 //! use tramline::Router;
 //! use tramline::routing::get;
 //! use tramline::upgrade::UpgradeRequest;

@@ -93,7 +93,7 @@ mod private {
 ///
 /// ```
 /// use std::convert::Infallible;
-/// use http::request::Parts;
+/// use tramline::http::request::Parts;
 /// use tramline::extract::FromRequestParts;
 ///
 /// /// The `user-agent` header, or an empty string.
@@ -113,7 +113,7 @@ mod private {
 ///     }
 /// }
 ///
-/// # let (mut parts, _) = http::Request::new(()).into_parts();
+/// # let (mut parts, _) = tramline::http::Request::new(()).into_parts();
 /// # let UserAgent(ua) = futures_lite::future::block_on(UserAgent::from_request_parts(&mut parts, &())).unwrap();
 /// # assert_eq!(ua, "");
 /// ```
@@ -143,7 +143,7 @@ pub trait FromRequestParts<S>: Sized {
 ///
 /// ```
 /// use std::future::Future;
-/// use http::StatusCode;
+/// use tramline::http::StatusCode;
 /// use tramline::Request;
 /// use tramline::extract::FromRequest;
 ///

@@ -299,7 +299,7 @@ rejection_impls!(QueryRejection);
 /// ```
 /// use tramline::extract::rejection::BytesRejection;
 ///
-/// fn status(r: &BytesRejection) -> http::StatusCode {
+/// fn status(r: &BytesRejection) -> tramline::http::StatusCode {
 ///     r.status()
 /// }
 /// ```
@@ -576,7 +576,7 @@ unit_rejection!(
     /// ```
     /// use tramline::extract::rejection::MissingFormContentType;
     ///
-    /// fn status(r: &MissingFormContentType) -> http::StatusCode {
+    /// fn status(r: &MissingFormContentType) -> tramline::http::StatusCode {
     ///     r.status()
     /// }
     /// ```
@@ -594,7 +594,7 @@ unit_rejection!(
 /// ```
 /// use tramline::extract::rejection::InvalidFormBody;
 ///
-/// fn status(r: &InvalidFormBody) -> http::StatusCode {
+/// fn status(r: &InvalidFormBody) -> tramline::http::StatusCode {
 ///     r.status()
 /// }
 /// ```

@@ -29,7 +29,7 @@ use crate::{Body, Request, Response};
 ///
 /// ```
 /// use std::time::Duration;
-/// use http::Method;
+/// use tramline::http::Method;
 /// use tramline::middleware::Cors;
 /// use tramline::routing::get;
 /// use tramline::test::TestClient;

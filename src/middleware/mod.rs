@@ -109,7 +109,7 @@ pub use trace::Trace;
 ///
 /// ```
 /// use std::future::Future;
-/// use http::HeaderValue;
+/// use tramline::http::HeaderValue;
 /// use tramline::middleware::{Middleware, Next};
 /// use tramline::routing::get;
 /// use tramline::test::TestClient;
@@ -208,7 +208,7 @@ impl Next {
     ///
     /// async fn add_header(req: Request, next: Next) -> Response {
     ///     let mut res = next.run(req).await;
-    ///     res.headers_mut().insert("x-seen", http::HeaderValue::from_static("1"));
+    ///     res.headers_mut().insert("x-seen", tramline::http::HeaderValue::from_static("1"));
     ///     res
     /// }
     /// let _layer = from_fn(add_header);
@@ -242,7 +242,7 @@ impl fmt::Debug for Next {
 /// # Examples
 ///
 /// ```
-/// use http::StatusCode;
+/// use tramline::http::StatusCode;
 /// use tramline::middleware::{Next, from_fn};
 /// use tramline::routing::get;
 /// use tramline::test::TestClient;
@@ -260,7 +260,7 @@ impl fmt::Debug for Next {
 ///     .layer(from_fn(require_token))
 ///     .layer(from_fn(async |req: Request, next: Next| {
 ///         let mut res = next.run(req).await;
-///         res.headers_mut().insert("x-checked", http::HeaderValue::from_static("yes"));
+///         res.headers_mut().insert("x-checked", tramline::http::HeaderValue::from_static("yes"));
 ///         res
 ///     }));
 ///

@@ -28,7 +28,7 @@ const MAX_LEN: usize = 128;
 /// # Examples
 ///
 /// ```
-/// use http::HeaderMap;
+/// use tramline::http::HeaderMap;
 /// use tramline::middleware::RequestId;
 /// use tramline::routing::get;
 /// use tramline::test::TestClient;

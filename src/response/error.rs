@@ -80,7 +80,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// use http::StatusCode;
+    /// use tramline::http::StatusCode;
     /// use tramline::Error;
     ///
     /// let err = Error::new(StatusCode::PAYMENT_REQUIRED, "upgrade your plan");
@@ -103,7 +103,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// use http::StatusCode;
+    /// use tramline::http::StatusCode;
     /// use tramline::Error;
     ///
     /// assert_eq!(Error::from_status(StatusCode::NOT_FOUND).message(), "not found");

@@ -178,7 +178,7 @@ method_fns! {
 /// # Examples
 ///
 /// ```
-/// use http::Method;
+/// use tramline::http::Method;
 /// use tramline::{Router, Body, Request};
 /// use tramline::routing::any;
 ///
@@ -235,7 +235,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use http::StatusCode;
+    /// use tramline::http::StatusCode;
     /// use tramline::middleware::{Next, from_fn};
     /// use tramline::routing::get;
     /// use tramline::test::TestClient;

@@ -202,7 +202,7 @@ where
     /// let api = Router::new()
     ///     .route("/", get(|| async { "api root" }))
     ///     .route("/ping", get(|| async { "pong" }))
-    ///     .fallback(|| async { (http::StatusCode::NOT_FOUND, "no such endpoint") });
+    ///     .fallback(|| async { (tramline::http::StatusCode::NOT_FOUND, "no such endpoint") });
     /// let app = Router::new().nest("/api", api);
     ///
     /// let text = |uri: &str| {
@@ -344,7 +344,7 @@ where
     ///
     /// let tag = |name: &'static str| from_fn(move |req: Request, next: Next| async move {
     ///     let mut res = next.run(req).await;
-    ///     res.headers_mut().append("x-order", http::HeaderValue::from_static(name));
+    ///     res.headers_mut().append("x-order", tramline::http::HeaderValue::from_static(name));
     ///     res
     /// });
     /// let app = Router::new()
