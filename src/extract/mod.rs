@@ -13,11 +13,15 @@
 //! | [`Query<T>`] | the query string | [`QueryRejection`](rejection::QueryRejection) |
 //! | [`State<T>`] | the router's state, via [`FromRef`] | none: a missing state does not compile |
 //! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address (or, behind [trusted proxies](crate::TrustedProxies), the client's) | [`MissingConnectInfo`] |
+//! | [`Extension<T>`] | a value a middleware inserted (`.layer(Extension(v))`) | [`MissingExtension`] |
+//! | [`MatchedPath`] | the matched route's pattern (`/users/{id}`) | [`NoMatchedPath`] |
 //! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
 //! | `CookieJar` (feature `cookies`) | the `cookie` headers | none |
+//! | `UpgradeRequest` ([`crate::upgrade`]), `WebSocketUpgrade` (feature `ws`) | a protocol upgrade | `UpgradeRejection`, `WebSocketRejection` |
 //! | [`Option<T>`], [`Result<T, T::Rejection>`] | whatever `T` reads | none |
 //! | [`Json<T>`] (last) | a JSON body | [`JsonRejection`](rejection::JsonRejection) |
 //! | [`Form<T>`] (last) | a URL-encoded form body | [`FormRejection`](rejection::FormRejection) |
+//! | `Multipart` (feature `multipart`, last) | a `multipart/form-data` body | `MultipartRejection` |
 //! | [`Bytes`], [`String`] (last) | the body | [`BytesRejection`], [`StringRejection`] |
 //! | [`Request`], [`Body`] (last) | everything; `Body` streams | none |
 //!
@@ -41,7 +45,9 @@ mod connect_info;
 #[cfg(feature = "cookies")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 pub mod cookie;
+mod extension;
 mod form;
+mod matched_path;
 #[cfg(feature = "multipart")]
 #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
 pub mod multipart;
@@ -54,7 +60,9 @@ pub use connect_info::{ConnectInfo, MissingConnectInfo};
 #[cfg(feature = "cookies")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 pub use cookie::CookieJar;
+pub use extension::{Extension, MissingExtension};
 pub use form::Form;
+pub use matched_path::{MatchedPath, NoMatchedPath};
 #[cfg(feature = "multipart")]
 #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
 pub use multipart::{Field, Multipart, MultipartError, MultipartRejection};

@@ -12,3 +12,4 @@ mod service;
 
 pub use method::{MethodRouter, any, delete, get, head, options, patch, post, put};
 pub use router::Router;
+pub(crate) use router::{Pattern, Unmatched};

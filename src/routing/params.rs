@@ -190,6 +190,11 @@ impl PathParams {
         }
     }
 
+    /// The matched route's pattern, as registered.
+    pub(crate) fn pattern(&self) -> &str {
+        self.names.pattern()
+    }
+
     /// Stores the parameters in `extensions`, reusing the map of an
     /// earlier request (see [`recycle`]) if `extensions` has none yet.
     #[inline]
@@ -329,12 +334,28 @@ fn decode_into(raw: &str, buf: &mut String) -> Result<(), bool> {
 
 /// A route's parameter names, worked out once from its pattern.
 pub(crate) struct Names {
+    /// The route as registered (`MatchedPath`).
+    pattern: Box<str>,
+    escapes: bool,
     /// In path order.
     list: Box<[Box<str>]>,
     /// Where the value starts in every path the route matches, if the
     /// pattern is a static prefix and then its only parameter
     /// (`/users/{id}`, `/files/{*path}`): the value is the rest of the path.
     tail: Option<usize>,
+}
+
+impl Names {
+    /// The route as registered.
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Whether the pattern escapes a brace (`{{` or `}}`), so a path it
+    /// matches is not the pattern itself.
+    pub(crate) fn has_escapes(&self) -> bool {
+        self.escapes
+    }
 }
 
 /// Returns the parameter names of a route pattern in path order:
@@ -356,6 +377,8 @@ pub(crate) fn param_names(pattern: &str) -> Arc<Names> {
         rest = after.get(end + 1..).unwrap_or("");
     }
     Arc::new(Names {
+        pattern: pattern.into(),
+        escapes: pattern.contains("{{") || pattern.contains("}}"),
         tail: tail_start(pattern).filter(|_| list.len() == 1),
         list: list.into(),
     })

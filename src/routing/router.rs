@@ -502,7 +502,16 @@ where
     fn call_with_state(&self, mut req: Request, state: &S) -> CallFuture {
         let matched = match self.matcher.at(req.uri().path()) {
             // Only routes with parameters pay for storing them.
-            Ok(m) if m.params.is_empty() => Some(&self.routes[*m.value]),
+            // `MatchedPath` reads the pattern from the path itself, unless
+            // the pattern escapes braces (`{{`), which the path does not.
+            Ok(m) if m.params.is_empty() => {
+                let entry = &self.routes[*m.value];
+                if entry.names.has_escapes() {
+                    req.extensions_mut()
+                        .insert(Pattern(entry.names.pattern().into()));
+                }
+                Some(entry)
+            }
             Ok(m) => {
                 let entry = &self.routes[*m.value];
                 // Stored straight from here: passing the parameters out of
@@ -523,6 +532,8 @@ where
                 None => CallFuture::ready(connect_refused()),
             };
         }
+        // No route matched: `MatchedPath` must not take the path for one.
+        req.extensions_mut().insert(Unmatched);
         let fallback = self
             .nested_fallbacks
             .at(req.uri().path(), self.fallback.as_ref())
@@ -655,6 +666,15 @@ impl<S> NestedFallbacks<S> {
         Some(&custom.unwrap_or(fallback).endpoint)
     }
 }
+
+/// The mark on a request no route matched (it goes to a fallback).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unmatched;
+
+/// The pattern of a matched route without parameters whose path differs
+/// from it (it escapes braces).
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern(pub(crate) Arc<str>);
 
 /// Describes a route matchit refused, in tramline's words.
 fn route_error(path: &str, error: matchit::InsertError) -> String {
