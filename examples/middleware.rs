@@ -77,7 +77,7 @@ pub fn app<R: Runtime>(rt: R) -> Router {
         .layer(RequestId::new())
         .layer(Cors::new().allow_origin("https://app.example"))
         .layer(from_fn(response_time))
-        .layer(timeout(rt, Duration::from_millis(500)))
+        .layer(timeout(Duration::from_millis(500)))
 }
 
 fn main() -> std::io::Result<()> {

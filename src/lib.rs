@@ -51,6 +51,7 @@ mod service;
 mod shutdown;
 mod signals;
 pub mod test;
+pub mod time;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

@@ -6,45 +6,37 @@ use std::time::Duration;
 
 use futures_lite::future;
 use http::StatusCode;
-use tramline_rt::Runtime;
 
 use super::{Middleware, Next};
 use crate::response::plain_text;
 use crate::{Request, Response};
 
 /// Answers `503 Service Unavailable` with `request timed out` when the
-/// rest of the chain has not answered within `duration`, sleeping on
-/// `runtime`'s timer. The handler's future is dropped at its current
-/// `.await`.
+/// rest of the chain has not answered within `duration`, sleeping on the
+/// timer of the runtime serving the request (see [`crate::time`]). The
+/// handler's future is dropped at its current `.await`.
 ///
-/// tramline has no global runtime, so the timer is passed in: take it from
-/// where you build the server (it is the same value you give
-/// [`Server::bind_with`](crate::Server::bind_with)). For a timer that is
-/// not a [`Runtime`], use [`timeout_with`].
+/// For another timer, use [`timeout_with`].
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # #[cfg(feature = "default-runtime")] {
+/// ```
 /// use std::time::Duration;
+/// use tramline::Router;
 /// use tramline::middleware::timeout;
-/// use tramline::rt::DefaultRuntime;
 /// use tramline::routing::get;
-/// use tramline::{Router, Server};
+/// use tramline::test::TestClient;
 ///
-/// let rt = DefaultRuntime::default();
 /// let app = Router::new()
 ///     .route("/", get(|| async { "quick" }))
-///     .layer(timeout(rt.clone(), Duration::from_secs(10)));
-/// Server::bind_with(rt, "127.0.0.1:3000")?.serve(app)?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
+///     .route("/stuck", get(|| std::future::pending::<&str>()))
+///     .layer(timeout(Duration::from_millis(50)));
+/// let client = TestClient::new(app);
+/// client.get("/").send().assert_text("quick");
+/// client.get("/stuck").send().assert_status(503).assert_text("request timed out");
 /// ```
-pub fn timeout<R: Runtime>(
-    runtime: R,
-    duration: Duration,
-) -> Timeout<impl Fn(Duration) -> R::Sleep + Clone + Send + Sync + 'static> {
-    timeout_with(move |d| runtime.sleep(d), duration)
+pub fn timeout(duration: Duration) -> Timeout<fn(Duration) -> crate::time::Sleep> {
+    timeout_with(crate::time::sleep, duration)
 }
 
 /// Like [`timeout`], with any sleep: `sleep(duration)` returns a future

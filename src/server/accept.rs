@@ -44,6 +44,8 @@ pub(super) struct Shared<S> {
     pub(super) shutdown: Mutex<Option<BoxFuture>>,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<crate::tls::TlsConfig>,
+    /// The runtime's timer, for `tramline::time` in application code.
+    pub(super) clock: crate::time::Clock,
 }
 
 /// Runs one worker: its accept loop and then its part of the shutdown. The
@@ -193,6 +195,7 @@ fn spawn_connection<R: Runtime, S: Service, St>(
     };
     // The engine catches handler panics; this is the last line, so that
     // no panic reaches an executor thread on any runtime.
+    let conn = crate::time::WithClock::new(shared.clock.clone(), conn);
     rt.spawn(async move {
         if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
             tracing::error!(%peer, "connection task panicked; connection dropped");
@@ -431,6 +434,7 @@ mod tests {
             shutdown: Mutex::new(None),
             #[cfg(feature = "tls")]
             tls: None,
+            clock: crate::time::Clock::of(SizeOnly),
         });
         let peer = SocketAddr::from(([127, 0, 0, 1], 1));
         spawn_connection(

@@ -650,6 +650,7 @@ impl<R: Runtime> Server<R> {
             shutdown: Mutex::new(self.shutdown),
             #[cfg(feature = "tls")]
             tls: self.tls,
+            clock: crate::time::Clock::of(self.runtime.clone()),
         });
         (self.runtime, self.listen.into_workers(), shared, watch)
     }

@@ -194,14 +194,19 @@ impl TestClient {
     /// assert!(out.ends_with("\r\n\r\ninvalid header name"));
     /// ```
     pub fn raw(&self, bytes: impl AsRef<[u8]>) -> String {
-        let out = futures_lite::future::block_on(wire::exchange(
-            Arc::clone(&self.app),
-            bytes.as_ref().to_vec(),
+        let out = futures_lite::future::block_on(crate::time::WithClock::new(
+            crate::time::test_clock(),
+            wire::exchange(Arc::clone(&self.app), bytes.as_ref().to_vec()),
         ));
         String::from_utf8_lossy(&out).into_owned()
     }
 
     async fn send(&self, req: Request) -> TestResponse {
+        // `tramline::time` in the app sleeps on the test client's timer.
+        crate::time::WithClock::new(crate::time::test_clock(), self.send_now(req)).await
+    }
+
+    async fn send_now(&self, req: Request) -> TestResponse {
         if self.engine {
             return wire::send(Arc::clone(&self.app), req).await;
         }
