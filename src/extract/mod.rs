@@ -15,6 +15,7 @@
 //! | [`ConnectInfo<SocketAddr>`](ConnectInfo) | the peer's address (or, behind [trusted proxies](crate::TrustedProxies), the client's) | [`MissingConnectInfo`] |
 //! | [`Extension<T>`] | a value a middleware inserted (`.layer(Extension(v))`) | [`MissingExtension`] |
 //! | [`MatchedPath`] | the matched route's pattern (`/users/{id}`) | [`NoMatchedPath`] |
+//! | `TypedHeader<T>` (feature `typed-header`) | a header as a `headers` crate type | `TypedHeaderRejection` |
 //! | [`http::HeaderMap`], [`http::Method`], [`http::Uri`], [`http::Version`] | the head | none |
 //! | `CookieJar` (feature `cookies`) | the `cookie` headers | none |
 //! | `UpgradeRequest` ([`crate::upgrade`]), `WebSocketUpgrade` (feature `ws`) | a protocol upgrade | `UpgradeRejection`, `WebSocketRejection` |
@@ -55,6 +56,8 @@ mod path;
 mod query;
 pub mod rejection;
 mod state;
+#[cfg(feature = "typed-header")]
+pub mod typed_header;
 
 pub use connect_info::{ConnectInfo, MissingConnectInfo};
 #[cfg(feature = "cookies")]
@@ -69,6 +72,8 @@ pub use multipart::{Field, Multipart, MultipartError, MultipartRejection};
 pub use path::Path;
 pub use query::Query;
 pub use state::{FromRef, State};
+#[cfg(feature = "typed-header")]
+pub use typed_header::{TypedHeader, TypedHeaderRejection};
 
 pub use crate::json::Json;
 
