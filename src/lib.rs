@@ -56,6 +56,90 @@ pub mod time;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 pub mod upgrade;
+
+/// Checks a handler where it is written (feature `macros`), so a mistake is
+/// reported at the argument or return type that is wrong rather than at
+/// the route, as "`fn(..) -> .. {name}` is not a valid handler".
+///
+/// `#[debug_handler(state = AppState)]` checks against a router state; the
+/// default is `()`. The checks compile to nothing.
+///
+/// ```
+/// use tramline::Json;
+/// use tramline::debug_handler;
+/// use tramline::extract::State;
+///
+/// #[derive(Clone)]
+/// struct AppState;
+///
+/// #[debug_handler(state = AppState)]
+/// async fn create(State(_): State<AppState>, Json(n): Json<u32>) -> String {
+///     n.to_string()
+/// }
+/// ```
+///
+/// A body extractor before another argument is named, with the note that
+/// body extractors come last:
+///
+/// ```compile_fail,E0277
+/// use tramline::Json;
+/// use tramline::extract::State;
+///
+/// #[derive(Clone)]
+/// struct AppState;
+///
+/// #[tramline::debug_handler(state = AppState)]
+/// async fn create(Json(n): Json<u32>, State(_): State<AppState>) -> String {
+///     n.to_string()
+/// }
+/// ```
+///
+/// So is an argument that is no extractor, a return type that is no
+/// response, and a future that is not `Send`:
+///
+/// ```compile_fail,E0277
+/// struct NotAnExtractor;
+///
+/// #[tramline::debug_handler]
+/// async fn handler(_: NotAnExtractor) -> &'static str {
+///     "unreachable"
+/// }
+/// ```
+///
+/// ```compile_fail,E0277
+/// struct NotAResponse;
+///
+/// #[tramline::debug_handler]
+/// async fn handler() -> NotAResponse {
+///     NotAResponse
+/// }
+/// ```
+///
+/// ```compile_fail,E0277
+/// #[tramline::debug_handler]
+/// async fn handler() -> &'static str {
+///     let held = std::rc::Rc::new(());
+///     std::future::ready(()).await;
+///     drop(held);
+///     "not Send"
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use tramline_macros::debug_handler;
+
+/// What `#[debug_handler]`'s checks call; not an API.
+#[doc(hidden)]
+pub mod __private {
+    /// Compiles only if `T` can be a handler's last argument.
+    pub fn last_argument<S, T, M>()
+    where
+        T: crate::extract::FromRequest<S, M>,
+    {
+    }
+
+    /// Compiles only if the handler's future is `Send`.
+    pub fn future_is_send<F: Future + Send>(_: F) {}
+}
 #[cfg(feature = "ws")]
 pub mod ws;
 
