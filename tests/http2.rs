@@ -545,6 +545,62 @@ fn a_peer_that_stops_reading_is_closed<R: Runtime>(rt: R) {
     }
 }
 
+/// A request body that stops arriving: the app's read fails after the
+/// body timeout, and the stream is answered rather than left open.
+fn a_stalled_request_body_times_out<R: Runtime>(rt: R) {
+    let (server, _) = start(rt, |s| {
+        s.body_timeout(Duration::from_millis(500));
+    });
+    let mut raw = Raw::connect(server.addr());
+    let mut block = vec![0x83, 0x86]; // POST, http
+    hpack_int(&mut block, 0, 4, 4);
+    hpack_str(&mut block, b"/echo");
+    hpack_int(&mut block, 0, 4, 1);
+    hpack_str(&mut block, b"localhost");
+    raw.send(&frame(HEADERS, END_HEADERS, 1, &block)).unwrap();
+    raw.send(&frame(DATA, 0, 1, b"the start of a body that never ends"))
+        .unwrap();
+    let started = Instant::now();
+    let answered = loop {
+        let frame = raw.next().expect("an answer before the connection ends");
+        match frame.kind {
+            HEADERS if frame.stream == 1 => break true,
+            RST_STREAM if frame.stream == 1 => break true,
+            _ => assert!(started.elapsed() < Duration::from_secs(5), "no answer"),
+        }
+    };
+    assert!(answered);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A stream that never ends does not hold the shutdown past its grace.
+fn shutdown_cuts_endless_streams_at_the_grace<R: Runtime>(rt: R) {
+    let (server, _) = start(rt, |s| {
+        s.shutdown_grace(Duration::from_millis(500));
+    });
+    let mut raw = Raw::connect(server.addr());
+    raw.send(&frame(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        1,
+        &get_block("/endless"),
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    drop(server);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(raw.closed_within(Duration::from_secs(5)));
+}
+
 fn idle_connection_gets_goaway<R: Runtime>(rt: R) {
     let (server, _) = start(rt, |s| {
         s.idle_timeout(Duration::from_millis(300));
@@ -742,6 +798,8 @@ on_every_runtime!(
     a_client_that_never_reads_is_bounded_and_reset,
     a_peer_that_stops_reading_is_closed,
     idle_connection_gets_goaway,
+    a_stalled_request_body_times_out,
+    shutdown_cuts_endless_streams_at_the_grace,
     graceful_shutdown_sends_goaway_and_finishes_streams,
     upgrade_h2c_stays_http11,
     curl_with_prior_knowledge,
