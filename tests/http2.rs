@@ -217,6 +217,15 @@ fn serves_the_same_app_over_h2c<R: Runtime>(rt: R) {
         assert_eq!(head.status, StatusCode::OK);
         assert!(head.body.is_empty());
 
+        // The HTTP/1.1 limits on the target and the number of fields.
+        let long = format!("/{}", "a".repeat(9000));
+        let too_long = fetch(&client, Method::GET, &long, &[], None).await;
+        assert_eq!(too_long.status, StatusCode::URI_TOO_LONG);
+        let names: Vec<String> = (0..101).map(|i| format!("x-h{i}")).collect();
+        let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+        let too_many = fetch(&client, Method::GET, "/", &many, None).await;
+        assert_eq!(too_many.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
         let panicked = fetch(&client, Method::GET, "/panics", &[], None).await;
         assert_eq!(panicked.status, StatusCode::INTERNAL_SERVER_ERROR);
         // The connection outlives the panic.

@@ -18,7 +18,7 @@ use http::{Method, StatusCode};
 
 use super::{Ctx, limit};
 use crate::body::Inner;
-use crate::http1::{Timer, call, panic_message, plain_response};
+use crate::http1::{Reject, Timer, call, panic_message, plain_response};
 use crate::incoming::{self, Pump};
 use crate::service::Service;
 use crate::{Body, Request, Response};
@@ -35,6 +35,28 @@ pub(super) async fn serve<T: Timer, S: Service>(
 ) {
     let config = &*ctx.config;
     let (parts, mut recv) = req.into_parts();
+    // The HTTP/1.1 limits h2's header list size does not already cover:
+    // the request target (`:path`) and the number of fields.
+    let refused = if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > config.max_uri_len
+    {
+        Some(Reject::URI_TOO_LONG)
+    } else if parts.headers.len() > config.max_headers {
+        Some(Reject::TOO_MANY_HEADERS)
+    } else {
+        None
+    };
+    if let Some(reject) = refused {
+        tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting HTTP/2 request");
+        drop(recv);
+        let _ = send(
+            ctx,
+            &mut respond,
+            plain_response(reject.status, reject.reason),
+            false,
+        )
+        .await;
+        return;
+    }
     let (body, pump) = if recv.is_end_stream() {
         (Body::empty(), None)
     } else {
