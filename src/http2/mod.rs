@@ -187,9 +187,10 @@ where
                     let left = deadline.saturating_duration_since(Instant::now());
                     stalled = Some((since, Box::pin(ctx.timer.sleep(left))));
                 }
-                if let Some((_, sleep)) = &mut stalled
-                    && sleep.as_mut().poll(cx).is_ready()
-                {
+                let expired = stalled
+                    .as_mut()
+                    .is_some_and(|(_, sleep)| sleep.as_mut().poll(cx).is_ready());
+                if expired {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "HTTP/2 peer stopped reading",

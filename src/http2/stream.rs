@@ -67,11 +67,10 @@ pub(super) async fn serve<T: Timer, S: Service>(
         let (incoming, pump) = incoming::channel(len);
         (Body::incoming(incoming, config.max_body_size), Some(pump))
     };
-    let mut req = Request::from_parts(parts, body);
+    // h2 has set the version: `Request::version()` is `HTTP_2`.
+    let req = Request::from_parts(parts, body);
     let is_head = req.method() == Method::HEAD;
     let peer = config.trusted_proxies.client(ctx.peer, req.headers());
-    // Put where `Request::version()` expects it; h2 sets it already.
-    *req.version_mut() = http::Version::HTTP_2;
 
     let response = {
         let called = call(&*ctx.service, req, peer);
