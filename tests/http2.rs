@@ -20,6 +20,7 @@ use bytes::Bytes;
 use futures_lite::stream;
 use http::{HeaderMap, Method, StatusCode, Version};
 use tramline::extract::State;
+use tramline::middleware::{Next, from_fn};
 use tramline::routing::{get, post};
 use tramline::rt::Runtime;
 use tramline::{Body, Request, Router, Server};
@@ -88,6 +89,15 @@ fn app<R: Runtime>(rt: R, produced: Arc<AtomicUsize>) -> Router {
                 ""
             }),
         )
+        // Middleware runs on HTTP/2 as on HTTP/1.1: it sees the version.
+        .layer(from_fn(|req: Request, next: Next| async move {
+            let version = format!("{:?}", req.version());
+            let mut response = next.run(req).await;
+            if let Ok(value) = http::HeaderValue::from_str(&version) {
+                response.headers_mut().insert("x-middleware", value);
+            }
+            response
+        }))
         .with_state(rt)
 }
 
@@ -181,6 +191,7 @@ fn serves_the_same_app_over_h2c<R: Runtime>(rt: R) {
         assert_eq!(hello.text(), "hello over h2");
         assert_eq!(hello.headers["content-length"], "13");
         assert!(hello.headers.contains_key("date"));
+        assert_eq!(hello.headers["x-middleware"], "HTTP/2.0");
 
         let version = fetch(&client, Method::GET, "/version", &[], None).await;
         assert_eq!(version.text(), "HTTP/2.0");
@@ -681,6 +692,7 @@ fn upgrade_h2c_stays_http11<R: Runtime>(rt: R) {
     );
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "hello over h2");
+    assert_eq!(response.header("x-middleware"), Some("HTTP/1.1"));
     let response = client.roundtrip(PREFACE);
     assert_eq!(response.status, 505);
 }
