@@ -172,7 +172,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 // (it has room for a head) would be kept across the waits.
                 other => {
                     if let Some(reject) = other.err() {
-                        // RFC 9113 §3.3: the preface only opens a
+                        // RFC 9113 §3.4: the preface only opens a
                         // connection; anywhere else it stays a 505.
                         #[cfg(feature = "http2")]
                         if first
