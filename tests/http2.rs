@@ -299,6 +299,7 @@ const RST_STREAM: u8 = 3;
 const SETTINGS: u8 = 4;
 const PING: u8 = 6;
 const GOAWAY: u8 = 7;
+const WINDOW_UPDATE: u8 = 8;
 const CONTINUATION: u8 = 9;
 const END_STREAM: u8 = 1;
 const END_HEADERS: u8 = 4;
@@ -454,6 +455,33 @@ fn rapid_reset_gets_goaway<R: Runtime>(rt: R) {
     assert!(raw.closed_within(Duration::from_secs(5)));
 }
 
+/// Streams the server must reset itself (here requests without `:path`,
+/// malformed by RFC 9113 §8.3.1) cost it a stream each, like a rapid
+/// reset, as in the "MadeYouReset" attack (CVE-2025-8671). The server
+/// counts its own resets and ends such a connection with GOAWAY.
+fn provoked_resets_get_goaway<R: Runtime>(rt: R) {
+    let (server, _) = start(rt, |_| {});
+    let mut raw = Raw::connect(server.addr());
+    let block = [0x82, 0x86]; // GET, http, and no :path
+    let mut batch = Vec::new();
+    let mut sent = 0;
+    for i in 0..2000u32 {
+        let id = 2 * i + 1;
+        batch.extend(frame(HEADERS, END_HEADERS | END_STREAM, id, &block));
+        if i % 50 == 49 {
+            if raw.send(&batch).is_err() {
+                break;
+            }
+            sent += 50;
+            batch.clear();
+        }
+    }
+    let goaway = raw.goaway_within(Duration::from_secs(10));
+    let (code, _) = goaway.unwrap_or_else(|| panic!("no GOAWAY after {sent} provoked resets"));
+    assert_eq!(code, ENHANCE_YOUR_CALM);
+    assert!(raw.closed_within(Duration::from_secs(5)));
+}
+
 /// CONTINUATION flood (the 2024 family of CVEs): one header block that
 /// never ends. The header list limit bounds what the server takes.
 fn continuation_flood_is_bounded<R: Runtime>(rt: R) {
@@ -542,8 +570,8 @@ fn a_peer_that_stops_reading_is_closed<R: Runtime>(rt: R) {
     settings.extend_from_slice(&4u16.to_be_bytes());
     settings.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
     raw.send(&frame(SETTINGS, 0, 0, &settings)).unwrap();
-    raw.send(&frame(8, 0, 0, &0x7fff_0000u32.to_be_bytes()))
-        .unwrap(); // WINDOW_UPDATE
+    raw.send(&frame(WINDOW_UPDATE, 0, 0, &0x7fff_0000u32.to_be_bytes()))
+        .unwrap();
     for i in 0..8u32 {
         raw.send(&frame(
             HEADERS,
@@ -823,6 +851,7 @@ on_every_runtime!(
     many_streams_share_one_connection,
     body_limit_answers_413,
     rapid_reset_gets_goaway,
+    provoked_resets_get_goaway,
     continuation_flood_is_bounded,
     a_client_that_never_reads_is_bounded_and_reset,
     a_peer_that_stops_reading_is_closed,
