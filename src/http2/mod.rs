@@ -51,7 +51,9 @@ const SEND_BUFFER: usize = 64 * 1024;
 /// rapid-reset attack, CVE-2023-44487): past this, GOAWAY.
 const PENDING_ACCEPT_RESETS: usize = 20;
 /// Streams the server may have to reset over the client's protocol errors
-/// before it closes the connection instead.
+/// before it closes the connection instead: a client that provokes resets
+/// ("MadeYouReset", CVE-2025-8671) costs a stream each, as a rapid reset
+/// does.
 const LOCAL_ERROR_RESETS: usize = 256;
 
 /// Serves HTTP/2 on `io`, whose first bytes are the client's connection
