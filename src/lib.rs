@@ -36,6 +36,8 @@ pub mod extract;
 pub mod fs;
 mod handler;
 mod http1;
+#[cfg(feature = "http2")]
+mod http2;
 mod incoming;
 mod json;
 pub mod middleware;

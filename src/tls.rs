@@ -30,9 +30,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// Its `poll_close` sends `close_notify`, then closes `IO`'s write half.
 pub(crate) type TlsStream<IO> = futures_rustls::server::TlsStream<IO>;
 
-/// The application protocols offered in ALPN, most preferred first.
-// TODO(#11): put `h2` first here once the HTTP/2 engine exists, and pick the
-// engine from `ServerConnection::alpn_protocol` after the handshake.
+/// The application protocols offered in ALPN, most preferred first; the
+/// accept loop picks the engine from the one agreed on.
+#[cfg(feature = "http2")]
+const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+/// The application protocols offered in ALPN.
+#[cfg(not(feature = "http2"))]
 const ALPN: &[&[u8]] = &[b"http/1.1"];
 
 /// How long a client may take to complete the handshake, by default.
@@ -45,9 +48,9 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// through any clone (say, one kept by a signal handler) changes the
 /// certificate every clone serves.
 ///
-/// ALPN offers `http/1.1`. A client that offers ALPN without `http/1.1`
-/// fails the handshake (RFC 7301 §3.2); one that offers no ALPN is served
-/// HTTP/1.1.
+/// ALPN offers `h2` (with the `http2` feature) and `http/1.1`, in that
+/// order. A client that offers ALPN with neither fails the handshake
+/// (RFC 7301 §3.2); one that offers no ALPN is served HTTP/1.1.
 ///
 /// # Examples
 ///

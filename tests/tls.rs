@@ -60,9 +60,10 @@ fn start<R: Runtime>(rt: R, tls: &TlsConfig, configure: impl FnOnce(&mut Server<
 
 /// curl against `https://localhost:PORT` resolved to the test server,
 /// trusting only the test CA; returns its output, whatever its exit status.
+/// HTTP/1.1 over TLS: ALPN `h2` is tests/http2.rs's.
 fn curl(ca: &TestCa, port: u16, args: &[&str], paths: &[&str]) -> Output {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "10", "--cacert"])
+    cmd.args(["-sS", "--max-time", "10", "--http1.1", "--cacert"])
         .arg(ca.ca_path())
         .arg("--resolve")
         .arg(format!("localhost:{port}:127.0.0.1"))

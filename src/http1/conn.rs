@@ -85,6 +85,8 @@ async fn connection<T, S, I>(
         scan: HeadScan::default(),
         spans: Vec::new(),
         upgrade: None,
+        #[cfg(feature = "http2")]
+        http2: false,
     };
     let ctx = Ctx {
         service: &*service,
@@ -95,6 +97,14 @@ async fn connection<T, S, I>(
     };
     if let Err(e) = conn.run(&ctx, &mut clock).await {
         tracing::debug!(error = %e, %peer, "connection closed with an error");
+        return;
+    }
+    #[cfg(feature = "http2")]
+    if conn.http2 {
+        // The h2c preface, with prior knowledge: the HTTP/2 engine takes
+        // the connection and the bytes read so far, the preface included.
+        let io = conn.io.hand_over();
+        crate::http2::serve_connection(io, peer, service, timer, config, signal, slot).await;
         return;
     }
     if let Some(callback) = conn.upgrade.take() {
@@ -137,6 +147,9 @@ struct Conn<I> {
     spans: Vec<HeaderSpan>,
     /// Set when a `101` was written: what takes the connection.
     upgrade: Option<crate::upgrade::Callback>,
+    /// Set when the connection opened with the HTTP/2 preface.
+    #[cfg(feature = "http2")]
+    http2: bool,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
@@ -147,6 +160,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     ) -> io::Result<()> {
         let config = ctx.config;
         let mut head_started = false;
+        #[cfg(feature = "http2")]
+        let mut first = true;
         loop {
             let head = match self
                 .scan
@@ -157,6 +172,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 // (it has room for a head) would be kept across the waits.
                 other => {
                     if let Some(reject) = other.err() {
+                        // RFC 9113 §3.4: the preface only opens a
+                        // connection; anywhere else it stays a 505.
+                        #[cfg(feature = "http2")]
+                        if first
+                            && reject == Reject::VERSION
+                            && self.io.read_buf.starts_with(crate::http2::PREFACE_HEAD)
+                        {
+                            self.http2 = true;
+                            return Ok(());
+                        }
                         return self.reject(reject, clock, config).await;
                     }
                     // The batch of complete requests is answered: send it
@@ -201,6 +226,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 }
             };
             head_started = false;
+            #[cfg(feature = "http2")]
+            {
+                first = false;
+            }
 
             // Built in a block of its own: a head or request borrowed in the
             // loop's scope would keep its room in the connection's future

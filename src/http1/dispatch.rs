@@ -35,7 +35,7 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// layer instead of an async block inside a `catch_unwind` inside a peer
 /// scope: each of those kept its own copy of the request or the response
 /// and moved it on (about 400 instructions a request of `memcpy`).
-pub(super) fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Call<S::Future> {
+pub(crate) fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Call<S::Future> {
     // The closures borrow the request rather than capture it, so it is not
     // copied into each of them on the way to the service.
     let mut req = Some(req);
@@ -57,7 +57,7 @@ pin_project_lite::pin_project! {
     // The app's future for one request, polled with the peer address set
     // and a panic caught; see `call`.
     #[project = CallProj]
-    pub(super) enum Call<F> {
+    pub(crate) enum Call<F> {
         Running {
             #[pin]
             future: F,
@@ -89,7 +89,7 @@ impl<F: Future<Output = Response>> Future for Call<F> {
     }
 }
 
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -100,7 +100,7 @@ pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A short plain-text response, as every engine-made error is.
-pub(super) fn plain_response(status: StatusCode, reason: &'static str) -> Response {
+pub(crate) fn plain_response(status: StatusCode, reason: &'static str) -> Response {
     let mut response = crate::recycle::response(Body::from(reason));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -24,6 +24,8 @@ use http::StatusCode;
 use tramline_rt::Runtime;
 
 pub(crate) use conn::serve_connection;
+#[cfg(feature = "http2")]
+pub(crate) use dispatch::{call, panic_message, plain_response};
 
 use crate::proxy::TrustedProxies;
 use crate::service::Service;

@@ -226,6 +226,11 @@ async fn serve_tls<R: Runtime, IO, S: Service>(
         None
     });
     match handshake.await {
+        #[cfg(feature = "http2")]
+        Some(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+            crate::http2::serve_connection(stream, peer, service, timer, config, signal, slot)
+                .await;
+        }
         Some(Ok(stream)) => {
             serve_connection(stream, peer, service, timer, config, signal, slot).await;
         }

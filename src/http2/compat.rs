@@ -1,0 +1,164 @@
+//! tokio's io traits over a futures-io stream, for the h2 crate, which is
+//! written against tokio's. The one place under `src/` that names tokio
+//! (its io traits only; the crate is built without default features, so no
+//! runtime comes with it).
+//!
+//! It also watches the writes: how long the stream has refused to take
+//! bytes, so the connection can close a peer that stopped reading (see
+//! [`Stall`]).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
+
+/// A futures-io stream seen through tokio's io traits.
+pub(super) struct Compat<I> {
+    io: I,
+    stall: Arc<Stall>,
+}
+
+impl<I> Compat<I> {
+    pub(super) fn new(io: I, stall: Arc<Stall>) -> Self {
+        Self { io, stall }
+    }
+}
+
+/// Since when the stream has refused every write: set by a write that
+/// returned `Pending`, cleared by one that took bytes.
+#[derive(Debug)]
+pub(super) struct Stall {
+    epoch: Instant,
+    /// Nanoseconds since `epoch` plus one when the stall began; 0 when the
+    /// last write went through.
+    since: AtomicU64,
+}
+
+impl Stall {
+    pub(super) fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    /// When the current stall began, if writes are stalled.
+    pub(super) fn since(&self) -> Option<Instant> {
+        match self.since.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(self.epoch + std::time::Duration::from_nanos(n - 1)),
+        }
+    }
+
+    fn blocked(&self) {
+        if self.since.load(Ordering::Relaxed) == 0 {
+            let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+            self.since.store(nanos + 1, Ordering::Relaxed);
+        }
+    }
+
+    fn moved(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    fn outcome<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match &poll {
+            Poll::Pending => self.blocked(),
+            Poll::Ready(_) => self.moved(),
+        }
+        poll
+    }
+}
+
+impl<I: AsyncRead + Unpin> TokioRead for Compat<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // h2 hands over a buffer it has initialised itself (a BytesMut it
+        // zeroes), so this seldom writes zeros.
+        let unfilled = buf.initialize_unfilled();
+        match Pin::new(&mut self.io).poll_read(cx, unfilled) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncWrite + Unpin> TokioWrite for Compat<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.stall.outcome(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.stall.outcome(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        // futures-io has no way to ask; every stream takes vectored writes
+        // (the default writes the first slice), and h2 sends a frame head
+        // and its payload as two.
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.stall.outcome(poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use std::future::poll_fn;
+
+    #[test]
+    fn reads_and_writes_pass_through() {
+        let io = futures_lite::io::Cursor::new(b"hello".to_vec());
+        let mut compat = Compat::new(io, Arc::new(Stall::new()));
+        let mut storage = [0u8; 8];
+        let mut buf = ReadBuf::new(&mut storage);
+        block_on(poll_fn(|cx| Pin::new(&mut compat).poll_read(cx, &mut buf))).unwrap();
+        assert_eq!(buf.filled(), b"hello");
+        let n = block_on(poll_fn(|cx| Pin::new(&mut compat).poll_write(cx, b"!"))).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(compat.io.get_ref(), b"hello!");
+        assert!(compat.stall.since().is_none());
+    }
+
+    #[test]
+    fn a_refused_write_starts_a_stall_and_a_taken_one_ends_it() {
+        let stall = Stall::new();
+        stall.blocked();
+        let began = stall.since().unwrap();
+        stall.blocked();
+        assert_eq!(stall.since(), Some(began), "a stall keeps its start");
+        stall.moved();
+        assert!(stall.since().is_none());
+    }
+}
