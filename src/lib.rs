@@ -30,6 +30,8 @@
 mod body;
 #[doc = include_str!("../docs/deploying.md")]
 pub mod deploying {}
+#[doc = include_str!("../docs/migrating-from-axum.md")]
+pub mod migrating_from_axum {}
 mod error;
 pub mod extract;
 #[cfg(feature = "fs")]
@@ -53,6 +55,8 @@ mod service;
 mod shutdown;
 mod signals;
 pub mod test;
+#[doc = include_str!("../docs/testing.md")]
+pub mod testing {}
 pub mod time;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
