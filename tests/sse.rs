@@ -125,15 +125,16 @@ fn app<R: Runtime>(rt: R, reports: &chromium::Reports, go: Arc<AtomicBool>) -> R
             }),
         )
         .route(
-            // An event every 40 ms for 600 ms: never quiet for the 300 ms
-            // the keep-alive waits.
+            // An event every 40 ms for 1.2 s: never quiet for the 500 ms
+            // the keep-alive waits (a keep-alive that did not wait for quiet
+            // would come at 500 ms and 1 s; a stall would need 460 ms).
             "/busy",
             get(|State(rt): State<R>| async move {
-                let keep_alive = KeepAlive::new(rt.clone()).interval(Duration::from_millis(300));
+                let keep_alive = KeepAlive::new(rt.clone()).interval(Duration::from_millis(500));
                 let events = stream::unfold(0, move |i| {
                     let rt = rt.clone();
                     async move {
-                        if i == 15 {
+                        if i == 30 {
                             return None;
                         }
                         rt.sleep(Duration::from_millis(40)).await;
@@ -232,7 +233,7 @@ fn keep_alives_wait_for_the_stream_to_go_quiet<R: Runtime>(rt: R) {
     let mut conn = Raw::open(&server, "/busy");
     conn.read_until("0\r\n\r\n");
     let body = conn.text().split_once("\r\n\r\n").unwrap().1.to_owned();
-    let want: String = (0..15).map(|i| chunk(&format!("data: {i}\n\n"))).collect();
+    let want: String = (0..30).map(|i| chunk(&format!("data: {i}\n\n"))).collect();
     assert_eq!(body, want + "0\r\n\r\n");
 }
 
