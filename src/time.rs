@@ -28,11 +28,9 @@
 //!
 //! # A runtime's own timer
 //!
-//! A handler may also await its runtime's own timer (`tokio::time::sleep`,
-//! `smol::Timer`), but then it runs only on that runtime: tokio's timer
-//! panics outside a tokio runtime (the handler's panic answers 500), and
-//! under `TestClient` there is none. async-io's timer (smol, async-std)
-//! works anywhere, as async-io runs its own reactor thread when needed.
+//! A handler may also await its runtime's own timer, but then it is tied
+//! to that runtime; what happens elsewhere is described in the
+//! [runtimes chapter](crate::rt#time-and-a-runtimes-own-timer).
 //! `tramline::time` is the one that works everywhere.
 
 use std::cell::RefCell;

@@ -13,7 +13,6 @@
 //! a response's next window (write timeout), a socket that takes no bytes
 //! (write timeout), and a connection with no open stream (idle timeout).
 
-mod compat;
 mod stream;
 
 use std::io;
@@ -30,7 +29,7 @@ use futures_util::stream::FuturesUnordered;
 use crate::http1::{Config, Timer};
 use crate::service::Service;
 use crate::shutdown::{Ask, Signal, Slot};
-use compat::{Compat, Stall};
+use tramline_h2_compat::{Compat, Stall};
 
 /// The start of the client's connection preface (RFC 9113 §3.4) as the
 /// HTTP/1.1 parser sees it: a complete request head with version 2.0.

@@ -1,7 +1,7 @@
 //! tokio's io traits over a futures-io stream, for the h2 crate, which is
-//! written against tokio's. The one place under `src/` that names tokio
-//! (its io traits only; the crate is built without default features, so no
-//! runtime comes with it).
+//! written against tokio's. It lives here, beside the runtime adapters,
+//! so that tramline's own code names no runtime crate; tokio is built
+//! without default features, so no runtime comes with it.
 //!
 //! It also watches the writes: how long the stream has refused to take
 //! bytes, so the connection can close a peer that stopped reading (see
@@ -14,17 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
 
 /// A futures-io stream seen through tokio's io traits.
-pub(super) struct Compat<I> {
+#[derive(Debug)]
+pub struct Compat<I> {
     io: I,
     stall: Arc<Stall>,
 }
 
 impl<I> Compat<I> {
-    pub(super) fn new(io: I, stall: Arc<Stall>) -> Self {
+    /// Wraps `io`; its writes report stalls to `stall`.
+    pub fn new(io: I, stall: Arc<Stall>) -> Self {
         Self { io, stall }
     }
 }
@@ -32,15 +34,22 @@ impl<I> Compat<I> {
 /// Since when the stream has refused every write: set by a write that
 /// returned `Pending`, cleared by one that took bytes.
 #[derive(Debug)]
-pub(super) struct Stall {
+pub struct Stall {
     epoch: Instant,
     /// Nanoseconds since `epoch` plus one when the stall began; 0 when the
     /// last write went through.
     since: AtomicU64,
 }
 
+impl Default for Stall {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Stall {
-    pub(super) fn new() -> Self {
+    /// No stall yet.
+    pub fn new() -> Self {
         Self {
             epoch: Instant::now(),
             since: AtomicU64::new(0),
@@ -48,7 +57,7 @@ impl Stall {
     }
 
     /// When the current stall began, if writes are stalled.
-    pub(super) fn since(&self) -> Option<Instant> {
+    pub fn since(&self) -> Option<Instant> {
         match self.since.load(Ordering::Relaxed) {
             0 => None,
             n => Some(self.epoch + std::time::Duration::from_nanos(n - 1)),
