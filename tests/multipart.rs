@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{TestServer, on_every_runtime};
+use support::{TestServer, on_every_runtime_and_protocol};
 use tramline::Router;
 use tramline::extract::{Multipart, MultipartError};
 use tramline::routing::post;
@@ -74,6 +74,7 @@ fn curl_uploads_text_and_file_fields<R: Runtime>(rt: R) {
     );
     std::fs::write(&file, "line one\nline two\n").unwrap();
     let out = Command::new("curl")
+        .arg(support::curl_protocol_flag())
         .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
         .args(["-F", "title=hello world"])
         .arg("-F")
@@ -97,6 +98,7 @@ fn curl_uploads_text_and_file_fields<R: Runtime>(rt: R) {
 fn curl_streams_a_larger_file_in_chunks<R: Runtime>(rt: R) {
     let server = start(rt);
     let out = Command::new("curl")
+        .arg(support::curl_protocol_flag())
         .args(["-sS", "--max-time", "10", "-w", " %{http_code}"])
         .args(["-F", &format!("big={}", "x".repeat(900))])
         .arg(format!("http://{}/chunks", server.addr()))
@@ -213,7 +215,7 @@ fn too_large_for_the_server<R: Runtime>(rt: R) {
     );
 }
 
-on_every_runtime!(
+on_every_runtime_and_protocol!(
     curl_uploads_text_and_file_fields,
     curl_streams_a_larger_file_in_chunks,
     raw_client_meets_each_violation_with_its_status,

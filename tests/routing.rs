@@ -1,6 +1,6 @@
-//! Routing and extractors end to end over loopback, on every runtime:
-//! 404, 405 with `Allow`, path parameters, query strings, JSON, state, nest
-//! and fallback.
+//! Routing and extractors end to end over loopback, on every runtime and
+//! over HTTP/1.1 and HTTP/2: 404, 405 with `Allow`, path parameters, query
+//! strings, JSON, state, nest and fallback.
 
 mod support;
 
@@ -12,7 +12,7 @@ use tramline::routing::get;
 use tramline::rt::Runtime;
 use tramline::{Json, Router};
 
-use support::{TestServer, on_every_runtime};
+use support::{TestServer, on_every_runtime_and_protocol};
 
 #[derive(Deserialize)]
 struct Page {
@@ -54,6 +54,10 @@ fn app() -> Router {
         .route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/version",
+            get(|req: tramline::Request| async move { format!("{:?}", req.version()) }),
         )
         .nest("/api", api)
         .with_state("tramline")
@@ -151,7 +155,17 @@ fn connect_info_is_the_client_address<R: Runtime>(rt: R) {
     assert_eq!((r.status, r.text()), (200, local.to_string().as_str()));
 }
 
-on_every_runtime!(
+/// The suite's protocol is the one the handler sees: the HTTP/2 half of
+/// the suite really runs over h2.
+fn handlers_see_the_protocol_the_client_speaks<R: Runtime>(rt: R) {
+    let server = TestServer::start(rt, app());
+    let r = request(&server, "GET /version HTTP/1.1\r\nHost: t\r\n\r\n");
+    let expected = format!("{:?}", support::expected_version());
+    assert_eq!((r.status, r.text()), (200, expected.as_str()));
+}
+
+on_every_runtime_and_protocol!(
+    handlers_see_the_protocol_the_client_speaks,
     connect_info_is_the_client_address,
     unknown_path_is_404,
     wrong_method_is_405_with_allow,

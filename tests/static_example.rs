@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tramline::rt::Runtime;
 
-use support::{TestServer, on_every_runtime};
+use support::{TestServer, on_every_runtime_and_protocol};
 
 /// The folder the example serves, removed on drop.
 struct Folder(PathBuf);
@@ -86,4 +86,4 @@ fn serves_the_example_folder<R: Runtime>(rt: R) {
     }
 }
 
-on_every_runtime!(serves_the_example_folder);
+on_every_runtime_and_protocol!(serves_the_example_folder);

@@ -11,7 +11,7 @@ use tramline::routing::get;
 use tramline::rt::Runtime;
 use tramline::{Router, TrustedProxies};
 
-use support::{TestServer, on_every_runtime};
+use support::{TestServer, on_every_runtime_and_protocol};
 
 fn app() -> Router {
     Router::new().route(
@@ -113,7 +113,7 @@ fn a_trusted_peer_names_the_client_in_forwarded<R: Runtime>(rt: R) {
     }
 }
 
-on_every_runtime!(
+on_every_runtime_and_protocol!(
     forwarding_headers_are_ignored_by_default,
     an_untrusted_peer_is_reported_as_itself,
     a_trusted_peer_names_the_client_in_x_forwarded_for,

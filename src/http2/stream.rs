@@ -199,6 +199,11 @@ async fn send<T: Timer, S>(
             parts.headers.insert(header::DATE, date);
         }
     }
+    // RFC 9110 §8.6: no Content-Length on a 204, and none on a 304 but the
+    // one the 200 would have had (which a handler sets itself), or a cache
+    // would take the stored entity's length for 0.
+    let bodiless_status =
+        parts.status == StatusCode::NO_CONTENT || parts.status == StatusCode::NOT_MODIFIED;
     // A whole body, or the body to stream (polled as a `Body`, so a
     // request body given back keeps its limit).
     let (whole, body) = match body.inner_ref() {
@@ -208,7 +213,7 @@ async fn send<T: Timer, S>(
                 Inner::Vec(bytes) => Bytes::from(bytes),
                 Inner::Stream(_) | Inner::Incoming(_) => Bytes::new(),
             };
-            if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+            if !bodiless_status && !parts.headers.contains_key(header::CONTENT_LENGTH) {
                 parts
                     .headers
                     .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -217,10 +222,7 @@ async fn send<T: Timer, S>(
         }
         Inner::Stream(_) | Inner::Incoming(_) => (None, Some(body)),
     };
-    let no_body = is_head
-        || parts.status == StatusCode::NO_CONTENT
-        || parts.status == StatusCode::NOT_MODIFIED
-        || whole.as_ref().is_some_and(Bytes::is_empty);
+    let no_body = is_head || bodiless_status || whole.as_ref().is_some_and(Bytes::is_empty);
     let head = http::Response::from_parts(parts, ());
     let mut send = respond.send_response(head, no_body).map_err(|_| Broken)?;
     if no_body {

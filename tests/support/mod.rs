@@ -1,7 +1,14 @@
 //! Shared helpers for the integration suites: a server on a background
-//! thread, a raw-bytes client over real loopback sockets, and a macro that
-//! instantiates a suite once per runtime.
+//! thread, a client over real loopback sockets, and macros that
+//! instantiate a suite once per runtime, or once per runtime and protocol.
+//!
+//! A suite writes its requests as HTTP/1.1 bytes. Under
+//! `on_every_runtime_and_protocol!` the same test runs a second time with
+//! its client speaking HTTP/2 (h2c): each request is sent as one h2 stream
+//! and its response read back into the same [`RawResponse`].
 #![allow(dead_code, unreachable_pub)]
+
+mod h2_wire;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -37,6 +44,87 @@ macro_rules! on_every_runtime {
     };
 }
 pub(crate) use on_every_runtime;
+
+/// Instantiates each listed generic test `fn name<R: Runtime>(rt: R)` on
+/// every runtime twice: in `http1`, its clients speak HTTP/1.1; in `http2`,
+/// they speak HTTP/2 with prior knowledge to the same port, so the same
+/// assertions hold for both protocols. For suites about what an app sees
+/// (routing, extractors, middleware, bodies, shutdown), not about one
+/// protocol's wire.
+#[allow(unused_macros)]
+macro_rules! on_every_runtime_and_protocol {
+    ($($test:ident),* $(,)?) => {
+        mod http1 {
+            $(
+                fn $test<R: tramline::rt::Runtime>(rt: R) {
+                    crate::support::with_protocol(crate::support::Protocol::Http1, || super::$test(rt))
+                }
+            )*
+            crate::support::on_every_runtime!($($test),*);
+        }
+        #[cfg(feature = "http2")]
+        mod http2 {
+            $(
+                fn $test<R: tramline::rt::Runtime>(rt: R) {
+                    crate::support::with_protocol(crate::support::Protocol::Http2, || super::$test(rt))
+                }
+            )*
+            crate::support::on_every_runtime!($($test),*);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_runtime_and_protocol;
+
+/// The protocol a suite's clients speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+}
+
+thread_local! {
+    static PROTOCOL: std::cell::Cell<Protocol> = const { std::cell::Cell::new(Protocol::Http1) };
+}
+
+/// Runs `test` with clients made on this thread speaking `protocol`.
+pub fn with_protocol<T>(protocol: Protocol, test: impl FnOnce() -> T) -> T {
+    let before = PROTOCOL.replace(protocol);
+    let out = test();
+    PROTOCOL.set(before);
+    out
+}
+
+/// The protocol clients made on this thread speak (HTTP/1.1 unless the
+/// test runs under `on_every_runtime_and_protocol!`'s `http2`).
+pub fn protocol() -> Protocol {
+    PROTOCOL.get()
+}
+
+/// curl's flag for the current protocol: HTTP/1.1, or h2c with prior
+/// knowledge.
+pub fn curl_protocol_flag() -> &'static str {
+    match protocol() {
+        Protocol::Http1 => "--http1.1",
+        Protocol::Http2 => "--http2-prior-knowledge",
+    }
+}
+
+/// How curl names the current protocol in a status line.
+pub fn curl_version_label() -> &'static str {
+    match protocol() {
+        Protocol::Http1 => "HTTP/1.1",
+        Protocol::Http2 => "HTTP/2",
+    }
+}
+
+/// The `Request::version()` a handler sees under the current protocol.
+pub fn expected_version() -> tramline::http::Version {
+    match protocol() {
+        Protocol::Http1 => tramline::http::Version::HTTP_11,
+        Protocol::Http2 => tramline::http::Version::HTTP_2,
+    }
+}
 
 /// A server serving one app on 127.0.0.1 on a background thread; shut down
 /// and joined on drop.
@@ -129,14 +217,30 @@ enum Waited {
     Failed(io::Error),
 }
 
-/// A blocking client that writes raw bytes and parses responses.
+/// A blocking client that writes HTTP/1.1 request bytes and reads
+/// responses: over the wire as written, or (made under HTTP/2) translated
+/// into h2 streams.
 pub struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
+    h2: Option<h2_wire::H2Wire>,
 }
 
 impl Client {
+    /// Connects speaking the current protocol ([`protocol`]).
     pub fn connect(addr: SocketAddr) -> Self {
+        let mut client = Self::connect_http1(addr);
+        if protocol() == Protocol::Http2 {
+            // The h2 connection owns the socket; this handle on it is
+            // kept for its addresses.
+            let tcp = client.stream.try_clone().expect("clone the socket");
+            client.h2 = Some(h2_wire::H2Wire::start(tcp, IO_TIMEOUT));
+        }
+        client
+    }
+
+    /// Connects speaking HTTP/1.1 as written, whatever the current protocol.
+    pub fn connect_http1(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -144,7 +248,17 @@ impl Client {
         Self {
             stream,
             buf: Vec::new(),
+            h2: None,
         }
+    }
+
+    /// Fails a test that uses an HTTP/1.1 wire behaviour over HTTP/2.
+    fn http1_only(&self, what: &str) {
+        assert!(
+            self.h2.is_none(),
+            "`{what}` is HTTP/1.1 wire behaviour: instantiate this test with \
+             on_every_runtime!, not on_every_runtime_and_protocol!"
+        );
     }
 
     /// The client side's address, as the server sees it.
@@ -153,29 +267,40 @@ impl Client {
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> &mut Self {
-        self.stream.write_all(bytes).expect("write request");
+        match &mut self.h2 {
+            Some(h2) => h2.write(bytes),
+            None => self.stream.write_all(bytes).expect("write request"),
+        }
         self
     }
 
     /// Writes `bytes`, handing back the error a write may meet (a reset
     /// connection) instead of failing the test.
     pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.http1_only("try_send");
         self.stream.write_all(bytes)
     }
 
     /// Closes the write half, as a client that has sent everything.
     pub fn finish_writing(&mut self) {
+        self.http1_only("finish_writing");
         self.stream.shutdown(Shutdown::Write).unwrap();
     }
 
     /// Reads one response to a request that was not HEAD.
     pub fn response(&mut self) -> RawResponse {
-        self.read_response(false)
+        match &mut self.h2 {
+            Some(h2) => h2.response(),
+            None => self.read_response(false),
+        }
     }
 
     /// Reads one response to a HEAD request (no body follows its head).
     pub fn head_response(&mut self) -> RawResponse {
-        self.read_response(true)
+        match &mut self.h2 {
+            Some(h2) => h2.response(),
+            None => self.read_response(true),
+        }
     }
 
     /// Sends `request` and reads its response.
@@ -267,6 +392,7 @@ impl Client {
     /// Reads exactly `n` bytes past what was parsed (an upgraded
     /// connection's own protocol).
     pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        self.http1_only("read_bytes");
         while self.buf.len() < n {
             self.fill_or_panic("upgraded bytes");
         }
@@ -276,6 +402,7 @@ impl Client {
     /// Reads one response, or `None` if the server closed the connection
     /// without sending one.
     pub fn try_response(&mut self) -> Option<RawResponse> {
+        self.http1_only("try_response");
         while self.buf.is_empty() {
             if self.fill() == 0 {
                 return None;
@@ -286,6 +413,7 @@ impl Client {
 
     /// Whether response bytes have arrived, without waiting.
     pub fn has_data(&mut self) -> bool {
+        self.http1_only("has_data");
         if !self.buf.is_empty() {
             return true;
         }
@@ -310,6 +438,7 @@ impl Client {
 
     /// Whether bytes arrive within `wait`.
     pub fn answers_within(&mut self, wait: Duration) -> bool {
+        self.http1_only("answers_within");
         if !self.buf.is_empty() {
             return true;
         }
@@ -324,6 +453,7 @@ impl Client {
     /// or reset), waiting at most `wait` for it; bytes that arrive instead
     /// are kept for the next response.
     pub fn closed_within(&mut self, wait: Duration) -> bool {
+        self.http1_only("closed_within");
         match self.read_within(wait) {
             Waited::Data(n) => n == 0,
             Waited::Nothing => false,
@@ -358,12 +488,14 @@ impl Client {
 
     /// Reads until the server closes the connection, returning what came.
     pub fn read_to_close(&mut self) -> Vec<u8> {
+        self.http1_only("read_to_close");
         while self.fill() > 0 {}
         std::mem::take(&mut self.buf)
     }
 
     /// Asserts the server closes the connection with nothing more to say.
     pub fn assert_closed(&mut self) {
+        self.http1_only("assert_closed");
         let rest = self.read_to_close();
         assert!(
             rest.is_empty(),
