@@ -1,6 +1,8 @@
 //! Extractors over the public API: rejection messages (exact text and
 //! status), wrappers, state, headers, the peer address, and handler shapes.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -62,131 +64,134 @@ type Case = (
     &'static str,
 );
 
+const JSON: Option<&str> = Some("application/json");
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+/// What each extractor answers to good and bad input.
+const CASES: &[Case] = &[
+    ("GET", "/path/7", None, b"", 200, "7"),
+    (
+        "GET",
+        "/path/seven",
+        None,
+        b"",
+        400,
+        r#"invalid path parameter 'id': expected an unsigned integer, got "seven""#,
+    ),
+    (
+        "GET",
+        "/path/%zz",
+        None,
+        b"",
+        400,
+        "invalid percent-encoding in path parameter 'id'",
+    ),
+    ("GET", "/query?page=2", None, b"", 200, "2"),
+    (
+        "GET",
+        "/query",
+        None,
+        b"",
+        400,
+        "missing query parameter 'page'",
+    ),
+    (
+        "GET",
+        "/query?per_page=3",
+        None,
+        b"",
+        400,
+        "missing query parameter 'page'",
+    ),
+    (
+        "GET",
+        "/query?page=2&per_page=300",
+        None,
+        b"",
+        400,
+        "invalid query parameter 'per_page': number too large to fit in target type",
+    ),
+    (
+        "POST",
+        "/json",
+        JSON,
+        br#"{"name":"ann","age":3}"#,
+        200,
+        "ann 3",
+    ),
+    (
+        "POST",
+        "/json",
+        None,
+        b"{}",
+        415,
+        "expected request with content-type: application/json",
+    ),
+    (
+        "POST",
+        "/json",
+        JSON,
+        br#"{"name": }"#,
+        400,
+        "invalid JSON at line 1 column 10: expected value",
+    ),
+    (
+        "POST",
+        "/json",
+        JSON,
+        br#"{"name":"ann"}"#,
+        422,
+        "invalid JSON data at line 1 column 14: missing field `age`",
+    ),
+    (
+        "POST",
+        "/json",
+        JSON,
+        br#"{"name":"ann","age":-1}"#,
+        422,
+        "invalid JSON data at line 1 column 22: invalid value: integer `-1`, expected u8",
+    ),
+    ("POST", "/form", FORM, b"name=ann&age=4", 200, "ann 4"),
+    (
+        "POST",
+        "/form",
+        FORM,
+        b"name=ann",
+        422,
+        "missing form field 'age'",
+    ),
+    (
+        "POST",
+        "/form",
+        JSON,
+        b"name=ann&age=4",
+        415,
+        "expected request with content-type: application/x-www-form-urlencoded",
+    ),
+    (
+        "POST",
+        "/text",
+        None,
+        b"\xff\xfe",
+        400,
+        "request body is not valid UTF-8",
+    ),
+    ("POST", "/small", None, b"12345", 200, "5"),
+    (
+        "POST",
+        "/small",
+        None,
+        b"123456",
+        413,
+        "request body too large",
+    ),
+];
+
 #[test]
 fn rejections_answer_4xx_saying_exactly_what_was_wrong() {
-    const JSON: Option<&str> = Some("application/json");
-    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
-    let cases: &[Case] = &[
-        ("GET", "/path/7", None, b"", 200, "7"),
-        (
-            "GET",
-            "/path/seven",
-            None,
-            b"",
-            400,
-            r#"invalid path parameter 'id': expected an unsigned integer, got "seven""#,
-        ),
-        (
-            "GET",
-            "/path/%zz",
-            None,
-            b"",
-            400,
-            "invalid percent-encoding in path parameter 'id'",
-        ),
-        ("GET", "/query?page=2", None, b"", 200, "2"),
-        (
-            "GET",
-            "/query",
-            None,
-            b"",
-            400,
-            "missing query parameter 'page'",
-        ),
-        (
-            "GET",
-            "/query?per_page=3",
-            None,
-            b"",
-            400,
-            "missing query parameter 'page'",
-        ),
-        (
-            "GET",
-            "/query?page=2&per_page=300",
-            None,
-            b"",
-            400,
-            "invalid query parameter 'per_page': number too large to fit in target type",
-        ),
-        (
-            "POST",
-            "/json",
-            JSON,
-            br#"{"name":"ann","age":3}"#,
-            200,
-            "ann 3",
-        ),
-        (
-            "POST",
-            "/json",
-            None,
-            b"{}",
-            415,
-            "expected request with content-type: application/json",
-        ),
-        (
-            "POST",
-            "/json",
-            JSON,
-            br#"{"name": }"#,
-            400,
-            "invalid JSON at line 1 column 10: expected value",
-        ),
-        (
-            "POST",
-            "/json",
-            JSON,
-            br#"{"name":"ann"}"#,
-            422,
-            "invalid JSON data at line 1 column 14: missing field `age`",
-        ),
-        (
-            "POST",
-            "/json",
-            JSON,
-            br#"{"name":"ann","age":-1}"#,
-            422,
-            "invalid JSON data at line 1 column 22: invalid value: integer `-1`, expected u8",
-        ),
-        ("POST", "/form", FORM, b"name=ann&age=4", 200, "ann 4"),
-        (
-            "POST",
-            "/form",
-            FORM,
-            b"name=ann",
-            422,
-            "missing form field 'age'",
-        ),
-        (
-            "POST",
-            "/form",
-            JSON,
-            b"name=ann&age=4",
-            415,
-            "expected request with content-type: application/x-www-form-urlencoded",
-        ),
-        (
-            "POST",
-            "/text",
-            None,
-            b"\xff\xfe",
-            400,
-            "request body is not valid UTF-8",
-        ),
-        ("POST", "/small", None, b"12345", 200, "5"),
-        (
-            "POST",
-            "/small",
-            None,
-            b"123456",
-            413,
-            "request body too large",
-        ),
-    ];
     // Both modes: straight to the router, and as bytes through the engine.
     for client in [TestClient::new(app()), TestClient::with_engine(app())] {
-        for &(method, uri, content_type, body, status, text) in cases {
+        for &(method, uri, content_type, body, status, text) in CASES {
             let mut req = client.request(method.parse().unwrap(), uri);
             if let Some(value) = content_type {
                 req = req.header("content-type", value);
@@ -435,4 +440,152 @@ fn cookies_are_read_and_set() {
         .send()
         .assert_text("4")
         .assert_header("set-cookie", "visits=5");
+}
+
+/// The extractors over real sockets, on every runtime, over HTTP/1.1 and
+/// HTTP/2: the same answers as through `TestClient`.
+mod wire {
+    use std::net::SocketAddr;
+
+    use http::{HeaderMap, Method, Uri};
+    use tramline::extract::{ConnectInfo, Extension, MatchedPath, Path, Query};
+    use tramline::middleware::{Next, from_fn};
+    use tramline::routing::{get, post};
+    use tramline::rt::Runtime;
+    use tramline::{Body, Request, Router};
+
+    use super::support::{self, TestServer, on_every_runtime_and_protocol};
+    use super::{CASES, Paging};
+
+    #[derive(Clone)]
+    struct User(&'static str);
+
+    /// What a handler reads of the request: the same over both protocols.
+    fn parts_app() -> Router {
+        let api =
+            Router::new()
+                .route(
+                    "/items/{id}",
+                    get(|p: MatchedPath, Path(id): Path<u32>| async move {
+                        format!("{} {id}", p.as_str())
+                    }),
+                )
+                .layer(from_fn(|req: Request, next: Next| async move {
+                    let mut res = next.run(req).await;
+                    res.headers_mut().insert("x-api", "1".parse().unwrap());
+                    res
+                }));
+        Router::new()
+            .route(
+                "/parts",
+                post(
+                    |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                     method: Method,
+                     uri: Uri,
+                     headers: HeaderMap,
+                     body: Body| async move {
+                        let body = body.collect().await.unwrap();
+                        format!(
+                            "{peer} {method} {uri} {} {}",
+                            headers["x-k"].to_str().unwrap(),
+                            body.len()
+                        )
+                    },
+                ),
+            )
+            .route(
+                "/me",
+                get(|Extension(user): Extension<User>| async move { user.0 }),
+            )
+            .route(
+                "/page",
+                get(|Query(p): Query<Paging>| async move { p.page.to_string() }),
+            )
+            .route(
+                "/panics",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .nest("/api", api)
+            .layer(Extension(User("ann")))
+            .fallback(|uri: Uri| async move { format!("fallback for {}", uri.path()) })
+    }
+
+    fn every_case_answers_as_through_the_test_client<R: Runtime>(rt: R) {
+        let server = TestServer::start(rt, super::app());
+        for &(method, uri, content_type, body, status, text) in CASES {
+            let fields: Vec<(&str, &str)> = content_type
+                .map(|v| ("Content-Type", v))
+                .into_iter()
+                .collect();
+            let r = server
+                .connect()
+                .roundtrip(&support::request(method, uri, &fields, body));
+            assert_eq!((r.status, r.text()), (status, text), "{method} {uri}");
+            if status >= 400 {
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("text/plain; charset=utf-8"),
+                    "{method} {uri}"
+                );
+            }
+        }
+    }
+
+    fn head_parts_and_the_peer_are_the_same_over_both_protocols<R: Runtime>(rt: R) {
+        let server = TestServer::start(rt, parts_app());
+        let mut client = server.connect();
+        let peer = client.local_addr();
+        let r = client.roundtrip(&support::request(
+            "POST",
+            "/parts?q=1",
+            &[("X-K", "v")],
+            b"abc",
+        ));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), format!("{peer} POST /parts?q=1 v 3"));
+    }
+
+    fn extension_matched_path_and_nested_layers_reach_handlers<R: Runtime>(rt: R) {
+        let server = TestServer::start(rt, parts_app());
+        let mut client = server.connect();
+        let r = client.roundtrip(&support::request("GET", "/me", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "ann"));
+        let r = client.roundtrip(&support::request("GET", "/api/items/7", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "/api/items/{id} 7"));
+        assert_eq!(r.header("x-api"), Some("1"));
+        // The nested router has a layer; the parent's fallback still
+        // answers what it does not route.
+        let r = client.roundtrip(&support::request("GET", "/api/unknown", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "fallback for /api/unknown"));
+        let r = client.roundtrip(&support::request("GET", "/page?page=x", &[], b""));
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.text(),
+            "invalid query parameter 'page': invalid digit found in string"
+        );
+    }
+
+    fn a_panicking_handler_answers_500_and_the_server_goes_on<R: Runtime>(rt: R) {
+        let server = TestServer::start(rt, parts_app());
+        let r = server
+            .connect()
+            .roundtrip(&support::request("GET", "/panics", &[], b""));
+        assert_eq!((r.status, r.text()), (500, "internal server error"));
+        let r = server
+            .connect()
+            .roundtrip(&support::request("GET", "/me", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "ann"));
+    }
+
+    on_every_runtime_and_protocol!(
+        every_case_answers_as_through_the_test_client,
+        head_parts_and_the_peer_are_the_same_over_both_protocols,
+        extension_matched_path_and_nested_layers_reach_handlers,
+        a_panicking_handler_answers_500_and_the_server_goes_on,
+    );
 }

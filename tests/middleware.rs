@@ -1,6 +1,8 @@
 //! Middleware over the public API: the order layers run in, where they
 //! apply, and the built-ins wired into a router.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -312,4 +314,153 @@ fn built_ins_compose_on_one_router() {
     let res = client.post("/upload").body("123456789").send();
     res.assert_status(413);
     assert!(res.header("x-request-id").is_some());
+}
+
+/// Layers over real sockets, on every runtime, over HTTP/1.1 and HTTP/2:
+/// the same order, early answers and built-ins as through `TestClient`.
+mod wire {
+    use http::{HeaderValue, StatusCode};
+    #[cfg(feature = "compression")]
+    use tramline::middleware::Compression;
+    use tramline::middleware::{BodyLimit, Cors, Next, RequestId, Trace, from_fn};
+    use tramline::routing::{get, post};
+    use tramline::rt::Runtime;
+    use tramline::{Request, Router};
+
+    use super::Log;
+    use super::support::{self, TestServer, on_every_runtime_and_protocol};
+
+    fn app(log: &Log) -> Router {
+        let gate = from_fn(|mut req: Request, next: Next| async move {
+            if req.uri().path() == "/blocked" {
+                return Err((StatusCode::FORBIDDEN, "blocked by middleware"));
+            }
+            req.headers_mut()
+                .insert("x-user", HeaderValue::from_static("ann"));
+            Ok(next.run(req).await)
+        });
+        let nested = Router::new()
+            .route("/", get(log.handler()))
+            .layer(log.layer("nested"));
+        let app = Router::new()
+            .route("/", get(log.handler()).layer(log.layer("route")))
+            .route("/blocked", get(log.handler()))
+            .route(
+                "/whoami",
+                get(|h: http::HeaderMap| async move { h["x-user"].to_str().unwrap().to_owned() }),
+            )
+            .route(
+                "/upload",
+                post(|b: bytes::Bytes| async move { b.len().to_string() }),
+            )
+            .route("/big", get(|| async { "tramline ".repeat(200) }))
+            .nest("/n", nested)
+            .layer(gate)
+            .layer(log.layer("a"))
+            .layer(log.layer("b"))
+            .layer(Trace::new())
+            .layer(RequestId::new())
+            .layer(Cors::permissive())
+            .layer(BodyLimit::new(8));
+        #[cfg(feature = "compression")]
+        let app = app.layer(Compression::new());
+        app
+    }
+
+    fn layers_run_in_order_around_routes_and_nested_routers<R: Runtime>(rt: R) {
+        let log = Log::default();
+        let server = TestServer::start(rt, app(&log));
+        let mut client = server.connect();
+        let r = client.roundtrip(&support::request("GET", "/", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "ok"));
+        assert_eq!(
+            log.take(),
+            [
+                "a in",
+                "b in",
+                "route in",
+                "handler",
+                "route out",
+                "b out",
+                "a out"
+            ]
+        );
+        let r = client.roundtrip(&support::request("GET", "/n", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "ok"));
+        assert_eq!(
+            log.take(),
+            [
+                "a in",
+                "b in",
+                "nested in",
+                "handler",
+                "nested out",
+                "b out",
+                "a out"
+            ]
+        );
+    }
+
+    fn a_layer_answers_early_or_changes_the_request<R: Runtime>(rt: R) {
+        let log = Log::default();
+        let server = TestServer::start(rt, app(&log));
+        let mut client = server.connect();
+        let r = client.roundtrip(&support::request("GET", "/blocked", &[], b""));
+        assert_eq!((r.status, r.text()), (403, "blocked by middleware"));
+        assert!(!log.take().contains(&"handler".to_owned()));
+        let r = client.roundtrip(&support::request("GET", "/whoami", &[], b""));
+        assert_eq!((r.status, r.text()), (200, "ann"));
+    }
+
+    fn built_ins_answer_alike_over_both_protocols<R: Runtime>(rt: R) {
+        let log = Log::default();
+        let server = TestServer::start(rt, app(&log));
+        let origin = ("Origin", "https://x.example");
+        let r = server.connect().roundtrip(&support::request(
+            "POST",
+            "/upload",
+            &[origin],
+            b"12345678",
+        ));
+        assert_eq!((r.status, r.text()), (200, "8"));
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        assert!(r.header("x-request-id").is_some());
+        // Cors answers the preflight itself.
+        let preflight = [origin, ("Access-Control-Request-Method", "POST")];
+        let r = server
+            .connect()
+            .roundtrip(&support::request("OPTIONS", "/upload", &preflight, b""));
+        assert_eq!(r.status, 204);
+        // The 413 still carries the outer layers' headers.
+        let r = server
+            .connect()
+            .roundtrip(&support::request("POST", "/upload", &[], b"123456789"));
+        assert_eq!(r.status, 413);
+        assert!(r.header("x-request-id").is_some());
+        // Compression: gzip when asked for, the same bytes back.
+        #[cfg(feature = "compression")]
+        {
+            let r = server.connect().roundtrip(&support::request(
+                "GET",
+                "/big",
+                &[("Accept-Encoding", "gzip")],
+                b"",
+            ));
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-encoding"), Some("gzip"));
+            let mut plain = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(&r.body[..]),
+                &mut plain,
+            )
+            .unwrap();
+            assert_eq!(plain, "tramline ".repeat(200));
+        }
+    }
+
+    on_every_runtime_and_protocol!(
+        layers_run_in_order_around_routes_and_nested_routers,
+        a_layer_answers_early_or_changes_the_request,
+        built_ins_answer_alike_over_both_protocols,
+    );
 }

@@ -3,6 +3,8 @@
 //! `middleware::{from_fn, Next}`, `test::TestClient`, `Error` and the
 //! prelude. If this stops compiling, the public API broke.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -202,4 +204,51 @@ fn newcomer_app_can_be_bound_to_a_server() {
     let server = Server::bind("127.0.0.1:0").expect("bind");
     assert!(server.local_addr().port() > 0);
     let _app = app();
+}
+
+/// The same app over real sockets, on every runtime, over HTTP/1.1 and
+/// HTTP/2.
+mod wire {
+    use tramline::rt::Runtime;
+
+    use super::support::{self, TestServer, on_every_runtime_and_protocol};
+
+    fn newcomer_app_serves_over_the_wire<R: Runtime>(rt: R) {
+        let server = TestServer::start(rt, super::app());
+        let mut client = server.connect();
+        let mut call = |method: &str, target: &str, fields: &[(&str, &str)], body: &str| {
+            client.roundtrip(&support::request(method, target, fields, body.as_bytes()))
+        };
+        let json = [("Content-Type", "application/json")];
+        let r = call("GET", "/", &[], "");
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(r.header("x-app"), Some("notes"));
+        let r = call("POST", "/notes", &json, r#"{"id":1,"text":"buy milk"}"#);
+        assert_eq!(r.status, 201);
+        let r = call("POST", "/notes", &json, r#"{"id":1,"text":"again"}"#);
+        assert_eq!((r.status, r.text()), (409, "note 1 exists"));
+        let r = call("PUT", "/notes/2", &[], "call bob");
+        assert_eq!(r.status, 204);
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let r = call("PATCH", "/notes/2", &form, "id=2&text=%20today");
+        assert_eq!((r.status, r.header("location")), (303, Some("/notes/2")));
+        let r = call("GET", "/notes/2", &[], "");
+        assert_eq!(r.text(), r#"{"id":2,"text":"call bob today"}"#);
+        let r = call("GET", "/search?q=bob", &[], "");
+        assert_eq!(r.text(), "[2]");
+        let r = call("GET", "/search", &[], "");
+        assert_eq!((r.status, r.text()), (400, "missing query parameter 'q'"));
+        let r = call("DELETE", "/notes/1", &[], "");
+        assert_eq!(r.status, 204);
+        let r = call("GET", "/notes/1", &[], "");
+        assert_eq!((r.status, r.text()), (404, "no note 1"));
+        let r = call("GET", "/whoami", &[], "");
+        assert_eq!(r.text(), "127.0.0.1");
+        let r = call("PURGE", "/ping", &[], "");
+        assert_eq!(r.text(), "pong");
+        let r = call("GET", "/missing", &[], "");
+        assert_eq!((r.status, r.header("x-app")), (404, Some("notes")));
+    }
+
+    on_every_runtime_and_protocol!(newcomer_app_serves_over_the_wire);
 }

@@ -326,3 +326,58 @@ on_every_runtime!(
 );
 
 on_every_runtime_and_protocol!(curl_reads_the_events_as_they_come);
+
+/// Events over HTTP/2: each one leaves as its own DATA frame as soon as it
+/// is made, not when the stream ends.
+#[cfg(feature = "http2")]
+mod over_h2 {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tramline::rt::Runtime;
+
+    fn each_event_is_a_data_frame_sent_as_soon_as_it_is_made<R: Runtime>(rt: R) {
+        let (server, _, go) = super::start(rt);
+        let client = ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let body = client.block_on(async {
+            let exchange = async {
+                let tcp = ::tokio::net::TcpStream::connect(server.addr())
+                    .await
+                    .unwrap();
+                let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
+                ::tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                let mut h2 = h2.ready().await.unwrap();
+                let req = http::Request::get("http://t/gated").body(()).unwrap();
+                let (response, _) = h2.send_request(req, true).unwrap();
+                let (parts, mut recv) = response.await.unwrap().into_parts();
+                assert_eq!(parts.status, 200);
+                assert_eq!(parts.headers["content-type"], "text/event-stream");
+                let first: Bytes = recv.data().await.unwrap().unwrap();
+                assert_eq!(&first[..], b"data: first\n\n");
+                // "second" waits for `go`: nothing more may have come.
+                let early = ::tokio::time::timeout(Duration::from_millis(100), recv.data()).await;
+                assert!(early.is_err(), "a frame came before the event was made");
+                go.store(true, Ordering::SeqCst);
+                let mut rest = Vec::new();
+                while let Some(chunk) = recv.data().await {
+                    let chunk = chunk.unwrap();
+                    let _ = recv.flow_control().release_capacity(chunk.len());
+                    rest.extend_from_slice(&chunk);
+                }
+                rest
+            };
+            ::tokio::time::timeout(Duration::from_secs(10), exchange)
+                .await
+                .expect("the h2 exchange finished in time")
+        });
+        assert_eq!(body, b"data: second\n\n");
+    }
+
+    crate::support::on_every_runtime!(each_event_is_a_data_frame_sent_as_soon_as_it_is_made);
+}

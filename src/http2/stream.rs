@@ -23,6 +23,36 @@ use crate::incoming::{self, Pump};
 use crate::service::Service;
 use crate::{Body, Request, Response};
 
+/// Gives the app the request as HTTP/1.1 would: an origin-form target
+/// (`/path?query`) and a `Host` field made from `:authority` (RFC 9113
+/// §8.3.1), so a handler tells the protocols apart only by `version()`.
+/// CONNECT keeps its authority-form target.
+fn as_origin_form(parts: &mut http::request::Parts) {
+    if parts.method == Method::CONNECT {
+        return;
+    }
+    if let Some(authority) = parts.uri.authority() {
+        if !parts.headers.contains_key(header::HOST) {
+            if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                parts.headers.insert(header::HOST, host);
+            }
+        }
+    }
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let mut origin = http::uri::Parts::default();
+        origin.path_and_query = Some(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        if let Ok(uri) = http::Uri::from_parts(origin) {
+            parts.uri = uri;
+        }
+    }
+}
+
 /// Why a response could not be sent whole; the stream is reset (by h2 or
 /// by us) either way.
 struct Broken;
@@ -67,6 +97,8 @@ pub(super) async fn serve<T: Timer, S: Service>(
         let (incoming, pump) = incoming::channel(len);
         (Body::incoming(incoming, config.max_body_size), Some(pump))
     };
+    let mut parts = parts;
+    as_origin_form(&mut parts);
     // h2 has set the version: `Request::version()` is `HTTP_2`.
     let req = Request::from_parts(parts, body);
     let is_head = req.method() == Method::HEAD;

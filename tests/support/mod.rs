@@ -208,6 +208,22 @@ impl RawResponse {
     }
 }
 
+/// An HTTP/1.1 request's bytes: `Host: t`, the given fields, and a
+/// `Content-Length` whenever there is a body.
+pub fn request(method: &str, target: &str, fields: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n");
+    for (name, value) in fields {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
 /// What one read with a timeout found.
 enum Waited {
     /// Bytes (0: end of stream).
