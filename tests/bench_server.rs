@@ -1,7 +1,8 @@
 //! The `bench_server` example's contract, checked with curl against the real
 //! binary on every runtime: the command line, the `listening on` line, and
-//! every route's answer, over plain HTTP and (with the `tls` feature) over
-//! HTTPS with a certificate made at test time.
+//! every route's answer, over HTTP/1.1 and HTTP/2 (h2c with prior knowledge,
+//! and with the `tls` feature `h2` through ALPN over HTTPS with a
+//! certificate made at test time).
 
 #[cfg(feature = "tls")]
 #[path = "support/certs.rs"]
@@ -35,6 +36,9 @@ struct BenchServer {
     port: u16,
     /// Over HTTPS: the CA file curl is to trust.
     ca: Option<PathBuf>,
+    /// The protocol curl is to speak: its flag, and the version it must
+    /// then report.
+    protocol: std::cell::Cell<(&'static str, &'static str)>,
 }
 
 impl BenchServer {
@@ -61,7 +65,12 @@ impl BenchServer {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .unwrap();
-        Self { child, port, ca }
+        Self {
+            child,
+            port,
+            ca,
+            protocol: std::cell::Cell::new(("--http1.1", "1.1")),
+        }
     }
 
     /// Runs curl and returns (status, content-type, body).
@@ -72,8 +81,9 @@ impl BenchServer {
             "--max-time",
             "10",
             "-w",
-            "\n%{http_code} %{content_type}",
+            "\n%{http_code} %{http_version} %{content_type}",
         ])
+        .arg(self.protocol.get().0)
         .args(args);
         match &self.ca {
             Some(ca) => cmd
@@ -94,7 +104,13 @@ impl BenchServer {
         );
         let text = String::from_utf8(out.stdout).unwrap();
         let (body, meta) = text.rsplit_once('\n').unwrap();
-        let (code, ctype) = meta.split_once(' ').unwrap();
+        let (code, rest) = meta.split_once(' ').unwrap();
+        let (version, ctype) = rest.split_once(' ').unwrap();
+        assert_eq!(
+            version,
+            self.protocol.get().1,
+            "curl spoke another protocol"
+        );
         (code.parse().unwrap(), ctype.to_owned(), body.to_owned())
     }
 }
@@ -106,8 +122,13 @@ impl Drop for BenchServer {
     }
 }
 
+/// Every route over HTTP/1.1, then over h2c with prior knowledge on the
+/// same port.
 fn answers_every_route(runtime: &str) {
-    check_every_route(&BenchServer::start(runtime));
+    let server = BenchServer::start(runtime);
+    check_every_route(&server);
+    server.protocol.set(("--http2-prior-knowledge", "2"));
+    check_every_route(&server);
 }
 
 fn check_every_route(server: &BenchServer) {
@@ -265,6 +286,9 @@ fn answers_every_route_over_https(runtime: &str) {
         &["--tls-cert", cert, "--tls-key", key],
         Some(ca.ca_path()),
     );
+    check_every_route(&server);
+    // HTTP/2 through ALPN on the same port.
+    server.protocol.set(("--http2", "2"));
     check_every_route(&server);
     // Plain HTTP is not served on the TLS port.
     let out = Command::new("curl")
