@@ -325,25 +325,25 @@ fn state_and_substates_reach_handlers_in_any_position() {
         .assert_text("nobody on tramline");
 }
 
+/// What a handler reads of the request head, the peer and the body.
+async fn head_parts(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> String {
+    let body = body.collect().await.unwrap();
+    format!(
+        "{peer} {method} {uri} {} {}",
+        headers["x-k"].to_str().unwrap(),
+        body.len()
+    )
+}
+
 #[test]
 fn head_parts_and_peer_address_are_extractable() {
-    let app = Router::new().route(
-        "/",
-        post(
-            |ConnectInfo(peer): ConnectInfo<SocketAddr>,
-             method: Method,
-             uri: Uri,
-             headers: HeaderMap,
-             body: Body| async move {
-                let body = body.collect().await.unwrap();
-                format!(
-                    "{peer} {method} {uri} {} {}",
-                    headers["x-k"].to_str().unwrap(),
-                    body.len()
-                )
-            },
-        ),
-    );
+    let app = Router::new().route("/", post(head_parts));
     for client in [
         TestClient::new(app.clone()),
         TestClient::with_engine(app.clone()),
@@ -445,14 +445,12 @@ fn cookies_are_read_and_set() {
 /// The extractors over real sockets, on every runtime, over HTTP/1.1 and
 /// HTTP/2: the same answers as through `TestClient`.
 mod wire {
-    use std::net::SocketAddr;
-
-    use http::{HeaderMap, Method, Uri};
-    use tramline::extract::{ConnectInfo, Extension, MatchedPath, Path, Query};
+    use http::Uri;
+    use tramline::extract::{Extension, MatchedPath, Path, Query};
     use tramline::middleware::{Next, from_fn};
     use tramline::routing::{get, post};
     use tramline::rt::Runtime;
-    use tramline::{Body, Request, Router};
+    use tramline::{Request, Router};
 
     use super::support::{self, TestServer, on_every_runtime_and_protocol};
     use super::{CASES, Paging};
@@ -476,23 +474,7 @@ mod wire {
                     res
                 }));
         Router::new()
-            .route(
-                "/parts",
-                post(
-                    |ConnectInfo(peer): ConnectInfo<SocketAddr>,
-                     method: Method,
-                     uri: Uri,
-                     headers: HeaderMap,
-                     body: Body| async move {
-                        let body = body.collect().await.unwrap();
-                        format!(
-                            "{peer} {method} {uri} {} {}",
-                            headers["x-k"].to_str().unwrap(),
-                            body.len()
-                        )
-                    },
-                ),
-            )
+            .route("/parts", post(super::head_parts))
             .route(
                 "/me",
                 get(|Extension(user): Extension<User>| async move { user.0 }),

@@ -199,24 +199,28 @@ fn layers_work_before_and_after_the_state_is_given() {
     );
 }
 
-#[test]
-fn middleware_can_answer_early_and_change_the_request() {
-    let log = Log::default();
-    let gate = from_fn(|mut req: Request, next: Next| async move {
+/// Answers `/blocked` itself; gives every other request an `x-user`.
+fn gate() -> impl tramline::middleware::Middleware {
+    from_fn(|mut req: Request, next: Next| async move {
         if req.uri().path() == "/blocked" {
             return Err((StatusCode::FORBIDDEN, "blocked by middleware"));
         }
         req.headers_mut()
             .insert("x-user", HeaderValue::from_static("ann"));
         Ok(next.run(req).await)
-    });
+    })
+}
+
+#[test]
+fn middleware_can_answer_early_and_change_the_request() {
+    let log = Log::default();
     let app = Router::new()
         .route("/blocked", get(log.handler()))
         .route(
             "/whoami",
             get(|h: http::HeaderMap| async move { h["x-user"].to_str().unwrap().to_owned() }),
         )
-        .layer(gate);
+        .layer(gate());
     let client = TestClient::new(app);
     client
         .get("/blocked")
@@ -319,26 +323,17 @@ fn built_ins_compose_on_one_router() {
 /// Layers over real sockets, on every runtime, over HTTP/1.1 and HTTP/2:
 /// the same order, early answers and built-ins as through `TestClient`.
 mod wire {
-    use http::{HeaderValue, StatusCode};
+    use tramline::Router;
     #[cfg(feature = "compression")]
     use tramline::middleware::Compression;
-    use tramline::middleware::{BodyLimit, Cors, Next, RequestId, Trace, from_fn};
+    use tramline::middleware::{BodyLimit, Cors, RequestId, Trace};
     use tramline::routing::{get, post};
     use tramline::rt::Runtime;
-    use tramline::{Request, Router};
 
     use super::Log;
     use super::support::{self, TestServer, on_every_runtime_and_protocol};
 
     fn app(log: &Log) -> Router {
-        let gate = from_fn(|mut req: Request, next: Next| async move {
-            if req.uri().path() == "/blocked" {
-                return Err((StatusCode::FORBIDDEN, "blocked by middleware"));
-            }
-            req.headers_mut()
-                .insert("x-user", HeaderValue::from_static("ann"));
-            Ok(next.run(req).await)
-        });
         let nested = Router::new()
             .route("/", get(log.handler()))
             .layer(log.layer("nested"));
@@ -355,7 +350,7 @@ mod wire {
             )
             .route("/big", get(|| async { "tramline ".repeat(200) }))
             .nest("/n", nested)
-            .layer(gate)
+            .layer(super::gate())
             .layer(log.layer("a"))
             .layer(log.layer("b"))
             .layer(Trace::new())
