@@ -52,9 +52,15 @@ fn token() -> String {
     format!("t={}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Waits up to 10 s for the access line of `target`, and returns it.
+/// Waits up to 10 s for the access line of `target` over HTTP/1.1, and
+/// returns it.
 fn access_line(target: &str) -> String {
-    let needle = format!("\"GET {target} HTTP/1.1\"");
+    access_line_for(target, "HTTP/1.1")
+}
+
+/// Waits up to 10 s for the access line of `target` over `version`.
+fn access_line_for(target: &str, version: &str) -> String {
+    let needle = format!("\"GET {target} {version}\"");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
@@ -68,7 +74,11 @@ fn access_line(target: &str) -> String {
 
 /// The `200 <size> <ms>ms [outcome]` tail of an access line.
 fn tail(line: &str) -> (u64, f64, Option<String>) {
-    let rest = line.split("HTTP/1.1\" 200 ").nth(1).expect(line);
+    let rest = ["HTTP/1.1\" 200 ", "HTTP/2.0\" 200 "]
+        .iter()
+        .find_map(|marker| line.split_once(marker))
+        .expect(line)
+        .1;
     let mut words = rest.split(' ');
     let size = words.next().unwrap().parse().expect(line);
     let ms = words
@@ -202,3 +212,111 @@ on_every_runtime!(
     a_failed_stream_is_logged_as_errored,
     a_stream_the_client_left_is_logged_as_aborted,
 );
+
+/// The same log lines for HTTP/2 streams: a reset stream, from either
+/// side, is logged as errored or aborted.
+#[cfg(feature = "http2")]
+mod over_h2 {
+    use std::time::Duration;
+
+    use tramline::rt::Runtime;
+
+    use super::{TestServer, access_line_for, app, capture, tail, token};
+
+    /// What a GET of `target` over h2 got: the body, or (with `leave`
+    /// set) the first chunk after which the client reset the stream;
+    /// `Err` when the server reset it.
+    fn get(server: &TestServer, target: &str, leave: bool) -> Result<Vec<u8>, h2::Error> {
+        let client = ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let exchange = async {
+            let tcp = ::tokio::net::TcpStream::connect(server.addr())
+                .await
+                .unwrap();
+            let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
+            let driver = ::tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let mut h2 = h2.ready().await.unwrap();
+            let req = http::Request::get(format!("http://t{target}"))
+                .body(())
+                .unwrap();
+            let (response, _) = h2.send_request(req, true).unwrap();
+            let mut recv = response.await?.into_body();
+            let mut body = Vec::new();
+            while let Some(chunk) = recv.data().await {
+                let chunk = chunk?;
+                let _ = recv.flow_control().release_capacity(chunk.len());
+                body.extend_from_slice(&chunk);
+                if leave {
+                    break;
+                }
+            }
+            // Dropping the stream unfinished resets it (CANCEL); the
+            // connection stays until the frame is out.
+            drop(recv);
+            drop(h2);
+            let _ = ::tokio::time::timeout(Duration::from_millis(200), driver).await;
+            Ok(body)
+        };
+        client.block_on(async {
+            ::tokio::time::timeout(Duration::from_secs(10), exchange)
+                .await
+                .expect("the h2 exchange finished in time")
+        })
+    }
+
+    fn a_whole_body_is_logged_with_its_length<R: Runtime>(rt: R) {
+        capture();
+        let server = TestServer::start(rt.clone(), app(rt));
+        let target = format!("/whole?{}", token());
+        assert_eq!(get(&server, &target, false).unwrap(), b"hello");
+        let (size, _, outcome) = tail(&access_line_for(&target, "HTTP/2.0"));
+        assert_eq!((size, outcome), (5, None));
+    }
+
+    fn a_stream_is_logged_when_it_ends<R: Runtime>(rt: R) {
+        capture();
+        let server = TestServer::start(rt.clone(), app(rt));
+        let target = format!("/slow?{}", token());
+        assert_eq!(
+            get(&server, &target, false).unwrap(),
+            b"ticktickticktick"[..12]
+        );
+        let line = access_line_for(&target, "HTTP/2.0");
+        let (size, ms, outcome) = tail(&line);
+        assert_eq!(size, 12, "{line}");
+        assert!(ms >= 200.0, "logged before the body ended: {line}");
+        assert_eq!(outcome.as_deref(), Some("completed"), "{line}");
+    }
+
+    fn a_failed_stream_is_reset_and_logged_as_errored<R: Runtime>(rt: R) {
+        capture();
+        let server = TestServer::start(rt.clone(), app(rt));
+        let target = format!("/fails?{}", token());
+        let got = get(&server, &target, false);
+        assert!(got.is_err(), "a failed body must reset the stream: {got:?}");
+        let (size, _, outcome) = tail(&access_line_for(&target, "HTTP/2.0"));
+        assert_eq!((size, outcome.as_deref()), (4, Some("errored")));
+    }
+
+    fn a_stream_the_client_reset_is_logged_as_aborted<R: Runtime>(rt: R) {
+        capture();
+        let server = TestServer::start(rt.clone(), app(rt));
+        let target = format!("/endless?{}", token());
+        assert!(!get(&server, &target, true).unwrap().is_empty());
+        let line = access_line_for(&target, "HTTP/2.0");
+        let (size, _, outcome) = tail(&line);
+        assert!(size >= 4, "{line}");
+        assert_eq!(outcome.as_deref(), Some("aborted"), "{line}");
+    }
+
+    crate::support::on_every_runtime!(
+        a_whole_body_is_logged_with_its_length,
+        a_stream_is_logged_when_it_ends,
+        a_failed_stream_is_reset_and_logged_as_errored,
+        a_stream_the_client_reset_is_logged_as_aborted,
+    );
+}
