@@ -633,6 +633,103 @@ fn a_stalled_request_body_times_out<R: Runtime>(rt: R) {
     );
 }
 
+/// Writes `bytes` on a clone of `raw`'s socket every `every` until the
+/// returned flag is set, a write fails, or 8 s pass.
+fn trickle(raw: &Raw, bytes: Vec<u8>, every: Duration) -> Arc<std::sync::atomic::AtomicBool> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tcp = raw.tcp.try_clone().unwrap();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        while !flag.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(8) {
+            std::thread::sleep(every);
+            if tcp.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+    });
+    stop
+}
+
+/// Waits for stream 1's answer (its HEADERS or a reset) and says how long
+/// it took.
+fn stream_one_answered(raw: &mut Raw) -> Duration {
+    let started = Instant::now();
+    loop {
+        let frame = raw.next().expect("an answer before the connection ends");
+        match frame.kind {
+            HEADERS | RST_STREAM if frame.stream == 1 => return started.elapsed(),
+            _ => {}
+        }
+    }
+}
+
+/// A body trickled far below the minimum rate, each gap well inside the
+/// body timeout, still runs out of time: the same budget as HTTP/1.1.
+fn a_request_body_below_the_minimum_rate_is_cut<R: Runtime>(rt: R) {
+    let (server, _) = start(rt, |s| {
+        s.body_timeout(Duration::from_secs(1)).min_body_rate(1000);
+    });
+    let mut raw = Raw::connect(server.addr());
+    let mut block = vec![0x83, 0x86]; // POST, http
+    hpack_int(&mut block, 0, 4, 4);
+    hpack_str(&mut block, b"/echo");
+    hpack_int(&mut block, 0, 4, 1);
+    hpack_str(&mut block, b"localhost");
+    raw.send(&frame(HEADERS, END_HEADERS, 1, &block)).unwrap();
+    // 10 bytes every 250 ms: 40 B/s, 4% of the minimum rate.
+    let stop = trickle(
+        &raw,
+        frame(DATA, 0, 1, b"0123456789"),
+        Duration::from_millis(250),
+    );
+    let took = stream_one_answered(&mut raw);
+    stop.store(true, Ordering::SeqCst);
+    // About 1.04 s; the trickle alone would keep it going for 8 s.
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+/// A client that opens its window far below the minimum write rate, each
+/// grant well inside the write timeout, gets its stream reset.
+fn a_window_opened_below_the_minimum_rate_is_cut<R: Runtime>(rt: R) {
+    let (server, _) = start(rt, |s| {
+        s.write_timeout(Duration::from_secs(1)).min_write_rate(1000);
+    });
+    let mut tcp = TcpStream::connect(server.addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(PREFACE).unwrap();
+    // SETTINGS_INITIAL_WINDOW_SIZE = 16: every stream starts nearly shut.
+    tcp.write_all(&frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 16]))
+        .unwrap();
+    let mut raw = Raw { tcp };
+    let mut block = vec![0x82, 0x86]; // GET, http
+    hpack_int(&mut block, 0, 4, 4);
+    hpack_str(&mut block, b"/endless");
+    hpack_int(&mut block, 0, 4, 1);
+    hpack_str(&mut block, b"localhost");
+    raw.send(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block))
+        .unwrap();
+    // 16 more bytes of window every 250 ms: 64 B/s.
+    let update = frame(WINDOW_UPDATE, 0, 1, &16u32.to_be_bytes());
+    let stop = trickle(&raw, update, Duration::from_millis(250));
+    let started = Instant::now();
+    let reset = loop {
+        let frame = raw.next().expect("a reset before the connection ends");
+        if frame.kind == RST_STREAM && frame.stream == 1 {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(6), "never reset");
+    };
+    stop.store(true, Ordering::SeqCst);
+    assert!(
+        reset >= Duration::from_millis(800) && reset < Duration::from_secs(3),
+        "{reset:?}"
+    );
+}
+
 /// A stream that never ends does not hold the shutdown past its grace.
 fn shutdown_cuts_endless_streams_at_the_grace<R: Runtime>(rt: R) {
     let (server, _) = start(rt, |s| {
@@ -857,6 +954,8 @@ on_every_runtime!(
     a_peer_that_stops_reading_is_closed,
     idle_connection_gets_goaway,
     a_stalled_request_body_times_out,
+    a_request_body_below_the_minimum_rate_is_cut,
+    a_window_opened_below_the_minimum_rate_is_cut,
     shutdown_cuts_endless_streams_at_the_grace,
     graceful_shutdown_sends_goaway_and_finishes_streams,
     upgrade_h2c_stays_http11,

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 engine: head parsing, body decoding, response encoding and
 //! the per-connection loop. Private to the crate; [`crate::Server`] drives it.
 
-mod clock;
+pub(crate) mod clock;
 mod conn;
 mod date;
 mod decode;

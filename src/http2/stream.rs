@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::task::Poll;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_lite::{FutureExt, Stream, future};
@@ -18,10 +18,24 @@ use http::{Method, StatusCode};
 
 use super::{Ctx, limit};
 use crate::body::Inner;
+use crate::http1::clock::Budget;
 use crate::http1::{Reject, Timer, call, panic_message, plain_response};
 use crate::incoming::{self, Pump};
 use crate::service::Service;
 use crate::{Body, Request, Response};
+
+/// Waits for `f` within `budget`, which loses the time waited; `None` if
+/// it ran out first. The clock is read only when `f` has to wait.
+async fn within<T: Timer, F: Future>(timer: &T, budget: &mut Budget, f: F) -> Option<F::Output> {
+    let mut f = pin!(f);
+    if let Some(out) = future::poll_once(f.as_mut()).await {
+        return Some(out);
+    }
+    let started = Instant::now();
+    let out = limit(timer, budget.left(), f).await;
+    budget.spend(started.elapsed());
+    out
+}
 
 /// Gives the app the request as HTTP/1.1 would: an origin-form target
 /// (`/path?query`) and a `Host` field made from `:authority` (RFC 9113
@@ -170,18 +184,17 @@ pub(super) async fn serve<T: Timer, S: Service>(
 /// the window for each, so an app that stops reading stops the client.
 async fn pump_body<T: Timer, S>(ctx: &Ctx<T, S>, recv: &mut RecvStream, pump: Option<&Pump>) {
     let Some(pump) = pump else { return };
+    // As on HTTP/1.1, a body trickled below the minimum rate runs out of
+    // time however it spaces its bytes.
+    let mut budget = Budget::full(ctx.config.body_timeout, ctx.config.min_body_rate);
     loop {
         if !pump.demand().await {
             return;
         }
-        let next = limit(
-            &ctx.timer,
-            ctx.config.body_timeout,
-            poll_fn(|cx| recv.poll_data(cx)),
-        )
-        .await;
+        let next = within(&ctx.timer, &mut budget, poll_fn(|cx| recv.poll_data(cx))).await;
         match next {
             Some(Some(Ok(chunk))) => {
+                budget.earn(chunk.len());
                 // Given back as the app takes it: the window moves with
                 // the app, not with h2's buffer.
                 let _ = recv.flow_control().release_capacity(chunk.len());
@@ -260,9 +273,13 @@ async fn send<T: Timer, S>(
     if no_body {
         return Ok(());
     }
+    // The response's, drained only while the client's window is shut: a
+    // long stream the client keeps up with (server-sent events) is never
+    // cut.
+    let mut budget = Budget::full(ctx.config.write_timeout, ctx.config.min_write_rate);
     match (whole, body) {
-        (Some(bytes), _) => send_data(ctx, &mut send, bytes, true).await,
-        (None, Some(body)) => send_stream(ctx, &mut send, body).await,
+        (Some(bytes), _) => send_data(ctx, &mut send, &mut budget, bytes, true).await,
+        (None, Some(body)) => send_stream(ctx, &mut send, &mut budget, body).await,
         (None, None) => send.send_data(Bytes::new(), true).map_err(|_| Broken),
     }
 }
@@ -273,6 +290,7 @@ async fn send<T: Timer, S>(
 async fn send_stream<T: Timer, S>(
     ctx: &Ctx<T, S>,
     send: &mut SendStream<Bytes>,
+    budget: &mut Budget,
     body: Body,
 ) -> Result<(), Broken> {
     let mut body = pin!(body);
@@ -296,7 +314,7 @@ async fn send_stream<T: Timer, S>(
         match next {
             None => return send.send_data(Bytes::new(), true).map_err(|_| Broken),
             Some(Ok(chunk)) if chunk.is_empty() => {}
-            Some(Ok(chunk)) => send_data(ctx, send, chunk, false).await?,
+            Some(Ok(chunk)) => send_data(ctx, send, budget, chunk, false).await?,
             Some(Err(e)) => {
                 // The client must not take a truncated body for a whole one.
                 tracing::debug!(error = %e, "response body stream failed; stream reset");
@@ -307,27 +325,24 @@ async fn send_stream<T: Timer, S>(
     }
 }
 
-/// Sends `data` as the client's window allows, waiting at most the write
-/// timeout for each grant: a client that never opens its window gets its
-/// stream reset.
+/// Sends `data` as the client's window allows, waiting for grants within
+/// the response's write budget: a client that never opens its window, or
+/// opens it slower than the minimum write rate, gets its stream reset.
 async fn send_data<T: Timer, S>(
     ctx: &Ctx<T, S>,
     send: &mut SendStream<Bytes>,
+    budget: &mut Budget,
     mut data: Bytes,
     end: bool,
 ) -> Result<(), Broken> {
     while !data.is_empty() {
         send.reserve_capacity(data.len());
-        let granted = limit(
-            &ctx.timer,
-            ctx.config.write_timeout,
-            poll_fn(|cx| send.poll_capacity(cx)),
-        )
-        .await;
+        let granted = within(&ctx.timer, budget, poll_fn(|cx| send.poll_capacity(cx))).await;
         match granted {
             Some(Some(Ok(0))) => {}
             Some(Some(Ok(n))) => {
                 let chunk = data.split_to(n.min(data.len()));
+                budget.earn(chunk.len());
                 send.send_data(chunk, end && data.is_empty())
                     .map_err(|_| Broken)?;
             }
