@@ -69,7 +69,10 @@ use crate::response::plain_text;
 use crate::service::Service;
 use crate::{Body, Request, Router};
 
+mod response;
 mod wire;
+
+pub use response::{InvalidResponse, ParsedResponse, ResponseFrame, ResponseParser};
 
 /// The peer address handlers see in tests.
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
