@@ -20,6 +20,10 @@
 //! `127.0.0.1:0`, and a panicking handler answers `500 Internal Server
 //! Error`, as it would on a server.
 //!
+//! For tests that talk to a real server over a socket, [`ResponseParser`]
+//! reads HTTP/1.1 responses from the bytes received so far (the engine
+//! mode above parses with it too).
+//!
 //! # Examples
 //!
 //! ```
