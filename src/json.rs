@@ -1,5 +1,6 @@
 //! `Json`: a JSON request body extractor and a JSON response.
 
+use std::fmt;
 use std::future::Future;
 
 use http::StatusCode;
@@ -8,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::extract::rejection::{
-    BytesRejection, JsonDataError, JsonRejection, JsonSyntaxError, MissingJsonContentType,
+    BytesRejection, composite_rejection, rejection_impls, unit_rejection,
 };
 use crate::extract::{FromRequest, Request};
 use crate::response::{IntoResponse, Response, plain_text};
@@ -168,6 +169,162 @@ impl<T> std::ops::DerefMut for Json<T> {
     }
 }
 
+unit_rejection!(
+    /// The request has no `content-type: application/json` (or `+json`)
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::{Router, Json, Body, Request};
+    /// use tramline::routing::post;
+    ///
+    /// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
+    /// let req = Request::post("/").body(Body::from("1")).unwrap();
+    /// let res = futures_lite::future::block_on(app.handle(req));
+    /// assert_eq!(res.status(), 415);
+    /// ```
+    MissingJsonContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/json"
+);
+
+/// The body is not syntactically valid JSON. `400 Bad Request`, with the
+/// parser's position and message: `invalid JSON at line 1 column 9:
+/// expected value`.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::{Router, Json, Body, Request};
+/// use tramline::routing::post;
+///
+/// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
+/// let req = Request::post("/")
+///     .header("content-type", "application/json")
+///     .body(Body::from("1 2"))
+///     .unwrap();
+/// let res = futures_lite::future::block_on(app.handle(req));
+/// assert_eq!(res.status(), 400);
+/// ```
+#[derive(Debug)]
+pub struct JsonSyntaxError {
+    source: serde_json::Error,
+}
+
+impl JsonSyntaxError {
+    pub(crate) fn new(source: serde_json::Error) -> Self {
+        Self { source }
+    }
+
+    /// Returns the status code of the response: always `400 Bad Request`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_json_error(f, "invalid JSON", &self.source)
+    }
+}
+
+impl std::error::Error for JsonSyntaxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+rejection_impls!(JsonSyntaxError);
+
+/// The body is valid JSON but does not fit the requested type.
+/// `422 Unprocessable Entity`, with the position and what was wrong:
+/// ``invalid JSON data at line 1 column 14: missing field `age` ``.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::{Router, Json, Body, Request};
+/// use tramline::routing::post;
+///
+/// let app = Router::new().route("/", post(|Json(v): Json<u32>| async move { v.to_string() }));
+/// let req = Request::post("/")
+///     .header("content-type", "application/json")
+///     .body(Body::from("\"seven\""))
+///     .unwrap();
+/// let res = futures_lite::future::block_on(app.handle(req));
+/// assert_eq!(res.status(), 422);
+/// ```
+#[derive(Debug)]
+pub struct JsonDataError {
+    source: serde_json::Error,
+}
+
+impl JsonDataError {
+    pub(crate) fn new(source: serde_json::Error) -> Self {
+        Self { source }
+    }
+
+    /// Returns the status code of the response: `422 Unprocessable Entity`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_json_error(f, "invalid JSON data", &self.source)
+    }
+}
+
+impl std::error::Error for JsonDataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+rejection_impls!(JsonDataError);
+
+/// Writes `{what} at line L column C: {message}`, moving serde_json's
+/// position to the front where a reader looks first.
+fn fmt_json_error(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    error: &serde_json::Error,
+) -> fmt::Result {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(message) if error.line() > 0 => write!(f, "{what}{position}: {message}"),
+        _ => write!(f, "{what}: {text}"),
+    }
+}
+
+/// Rejection of [`Json`](crate::Json).
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::JsonRejection;
+///
+/// fn is_client_error(r: &JsonRejection) -> bool {
+///     matches!(r, JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_))
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JsonRejection {
+    /// The `content-type` is not JSON.
+    MissingJsonContentType(MissingJsonContentType),
+    /// The body is not valid JSON.
+    JsonSyntaxError(JsonSyntaxError),
+    /// The JSON does not fit the target type.
+    JsonDataError(JsonDataError),
+    /// The body could not be read.
+    BytesRejection(BytesRejection),
+}
+
+composite_rejection!(JsonRejection {
+    MissingJsonContentType,
+    JsonSyntaxError,
+    JsonDataError,
+    BytesRejection,
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +455,28 @@ mod tests {
         );
         let body = block_on(res.into_body().collect()).unwrap();
         assert_eq!(body, "failed to serialize the response as JSON");
+    }
+
+    #[test]
+    fn json_rejection_delegates_to_its_cause() {
+        let syntax = serde_json::from_str::<Vec<u32>>("[1,]").unwrap_err();
+        let rejection = JsonRejection::from(JsonSyntaxError::new(syntax));
+        assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            rejection.body_text(),
+            "invalid JSON at line 1 column 4: trailing comma"
+        );
+        assert!(std::error::Error::source(&rejection).is_some());
+
+        let rejection = JsonRejection::from(MissingJsonContentType::new());
+        assert_eq!(rejection.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            crate::extract::rejection::tests::response_text(rejection.into_response()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "text/plain; charset=utf-8".to_owned(),
+                "expected request with content-type: application/json".to_owned()
+            )
+        );
     }
 }

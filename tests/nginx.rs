@@ -41,6 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use tramline::test::ResponseParser;
+
 /// Longest any one step (a start, an exit, nginx taking an instance back)
 /// may take before the test gives up on it.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -667,43 +669,27 @@ impl ProxyConn {
         self.stream
             .write_all(request.as_bytes())
             .map_err(io_err("write to nginx"))?;
-        let head_end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
+        // Keep-alive: a body must be framed, or no response could follow.
+        let mut parser = ResponseParser::new();
+        parser.require_framing(true);
+        let response = loop {
+            match parser.parse(&self.buf) {
+                Ok(Some(response)) => break response,
+                Ok(None) => self.fill().map_err(io_err("read from nginx"))?,
+                Err(e) => {
+                    return Err((
+                        "malformed response".to_owned(),
+                        format!("{e}: {:?}", String::from_utf8_lossy(&self.buf)),
+                    ));
+                }
             }
-            self.fill().map_err(io_err("read from nginx"))?;
         };
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut headers);
-        if !matches!(
-            response.parse(&self.buf[..head_end]),
-            Ok(httparse::Status::Complete(_))
-        ) {
-            return Err((
-                "malformed response".to_owned(),
-                String::from_utf8_lossy(&self.buf[..head_end]).into_owned(),
-            ));
-        }
-        let status = response.code.unwrap_or(0);
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-        };
-        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) else {
-            return Err((
-                "response without content-length".to_owned(),
-                format!("status {status}"),
-            ));
-        };
-        self.buf.drain(..head_end);
-        while self.buf.len() < len {
-            self.fill().map_err(io_err("read body from nginx"))?;
-        }
-        let got: Vec<u8> = self.buf.drain(..len).collect();
+        self.buf.drain(..response.consumed);
+        let status = response.status;
+        let close = response
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let got = response.body;
         if status != 200 {
             return Err((
                 format!("status {status}"),

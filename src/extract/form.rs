@@ -1,5 +1,6 @@
 //! The `Form` extractor and response.
 
+use std::fmt;
 use std::future::Future;
 
 use http::StatusCode;
@@ -8,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::rejection::{
-    BytesRejection, FormRejection, InvalidFormBody, MissingFormContentType, from_urlencoded,
+    BytesRejection, composite_rejection, from_urlencoded, rejection_impls, unit_rejection,
 };
 use super::{FromRequest, Request};
 use crate::response::{IntoResponse, Response, plain_text};
@@ -118,6 +119,88 @@ impl<T> std::ops::Deref for Form<T> {
         &self.0
     }
 }
+
+unit_rejection!(
+    /// The request has no `content-type: application/x-www-form-urlencoded`
+    /// header. `415 Unsupported Media Type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tramline::extract::rejection::MissingFormContentType;
+    ///
+    /// fn status(r: &MissingFormContentType) -> tramline::http::StatusCode {
+    ///     r.status()
+    /// }
+    /// ```
+    MissingFormContentType,
+    UNSUPPORTED_MEDIA_TYPE,
+    "expected request with content-type: application/x-www-form-urlencoded"
+);
+
+/// The form body does not fit the requested type. `422 Unprocessable
+/// Entity`: `missing form field 'email'`, or `invalid form body: ` and the
+/// deserializer's message.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::InvalidFormBody;
+///
+/// fn status(r: &InvalidFormBody) -> tramline::http::StatusCode {
+///     r.status()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct InvalidFormBody {
+    message: String,
+}
+
+impl InvalidFormBody {
+    pub(crate) fn new(message: String) -> Self {
+        Self { message }
+    }
+
+    /// Returns the status code of the response: `422 Unprocessable Entity`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidFormBody {}
+rejection_impls!(InvalidFormBody);
+
+/// Rejection of [`Form`](Form).
+///
+/// # Examples
+///
+/// ```
+/// use tramline::extract::rejection::FormRejection;
+///
+/// fn is_bad_content_type(r: &FormRejection) -> bool {
+///     matches!(r, FormRejection::MissingFormContentType(_))
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FormRejection {
+    /// The `content-type` is not a URL-encoded form.
+    MissingFormContentType(MissingFormContentType),
+    /// The form does not fit the target type.
+    InvalidFormBody(InvalidFormBody),
+    /// The body could not be read.
+    BytesRejection(BytesRejection),
+}
+
+composite_rejection!(FormRejection {
+    MissingFormContentType,
+    InvalidFormBody,
+    BytesRejection,
+});
 
 #[cfg(test)]
 mod tests {

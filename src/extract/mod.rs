@@ -23,7 +23,7 @@
 //! | [`Json<T>`] (last) | a JSON body | [`JsonRejection`](rejection::JsonRejection) |
 //! | [`Form<T>`] (last) | a URL-encoded form body | [`FormRejection`](rejection::FormRejection) |
 //! | `Multipart` (feature `multipart`, last) | a `multipart/form-data` body | `MultipartRejection` |
-//! | [`Bytes`], [`String`] (last) | the body | [`BytesRejection`], [`StringRejection`] |
+//! | [`Bytes`](bytes::Bytes), [`String`] (last) | the body | [`BytesRejection`](rejection::BytesRejection), [`StringRejection`](rejection::StringRejection) |
 //! | [`Request`], [`Body`] (last) | everything; `Body` streams | none |
 //!
 //! Every rejection is a `4xx` (or, for a route that contradicts its
@@ -35,13 +35,13 @@
 use std::convert::Infallible;
 use std::future::{Future, ready};
 
-use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri, Version};
 
 use crate::Body;
 use crate::response::IntoResponse;
 
+mod body;
 mod connect_info;
 #[cfg(feature = "cookies")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
@@ -76,8 +76,6 @@ pub use state::{FromRef, State};
 pub use typed_header::{TypedHeader, TypedHeaderRejection};
 
 pub use crate::json::Json;
-
-use rejection::{BytesRejection, InvalidUtf8, StringRejection};
 
 /// An HTTP request as tramline hands it to handlers.
 pub type Request<B = Body> = http::Request<B>;
@@ -312,35 +310,6 @@ impl<S> FromRequest<S> for Body {
     }
 }
 
-impl<S> FromRequest<S> for Bytes {
-    type Rejection = BytesRejection;
-
-    fn from_request(
-        req: Request,
-        _state: &S,
-    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
-        // Not an `async fn`: that would capture `&S` and need `S: Sync`.
-        let body = req.into_body();
-        async move { body.collect().await.map_err(BytesRejection::new) }
-    }
-}
-
-impl<S> FromRequest<S> for String {
-    type Rejection = StringRejection;
-
-    fn from_request(
-        req: Request,
-        _state: &S,
-    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
-        let body = req.into_body();
-        async move {
-            let bytes = body.collect().await.map_err(BytesRejection::new)?;
-            // `Vec::from(Bytes)` reuses the buffer when it is not shared.
-            Self::from_utf8(Vec::from(bytes)).map_err(|e| InvalidUtf8::new(e).into())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +333,7 @@ mod tests {
         assert_request::<Request, _>();
         assert_request::<Body, _>();
         assert_request::<Option<String>, _>();
-        assert_request::<Result<Bytes, BytesRejection>, _>();
+        assert_request::<Result<bytes::Bytes, rejection::BytesRejection>, _>();
     }
 
     fn request(body: impl Into<Body>) -> Request {
@@ -389,35 +358,6 @@ mod tests {
             parts.headers["x-k"], "v",
             "extraction must not take the field"
         );
-    }
-
-    #[test]
-    fn body_extractors_read_the_body() {
-        let bytes = block_on(Bytes::from_request(request("raw"), &())).unwrap();
-        assert_eq!(bytes, "raw");
-        let text = block_on(String::from_request(request("text"), &())).unwrap();
-        assert_eq!(text, "text");
-        let err = block_on(String::from_request(request(vec![b'a', 0xff]), &())).unwrap_err();
-        assert!(matches!(err, StringRejection::InvalidUtf8(_)));
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn body_read_failure_is_a_bad_request() {
-        let stream = futures_lite::stream::iter([Err::<Bytes, _>(std::io::Error::other("cut"))]);
-        let req = Request::new(Body::from_stream(stream));
-        let err = block_on(String::from_request(req, &())).unwrap_err();
-        assert!(matches!(err, StringRejection::BytesRejection(_)));
-        assert_eq!(err.body_text(), "failed to read the request body: cut");
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn body_over_its_limit_is_413_before_it_is_read() {
-        let req = Request::new(Body::from("12345").with_limit(4));
-        let err = block_on(Bytes::from_request(req, &())).unwrap_err();
-        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(err.body_text(), "request body too large");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The `Query` extractor.
 
+use std::fmt;
 use std::future::{Future, ready};
 
+use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
-use super::rejection::{QueryRejection, from_urlencoded};
+use super::rejection::{from_urlencoded, rejection_impls};
 
 /// Extracts the query string, deserialized with serde from
 /// `application/x-www-form-urlencoded` form.
@@ -86,6 +88,52 @@ impl<T> std::ops::Deref for Query<T> {
         &self.0
     }
 }
+
+/// Rejection of [`Query`](Query): the query string does not fit the
+/// requested type. Always `400 Bad Request`.
+///
+/// A missing field reads `missing query parameter 'page'`; other problems
+/// read `invalid query string: ` followed by the deserializer's message.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::{Router, Body, Request};
+/// use tramline::routing::get;
+/// use tramline::extract::Query;
+/// use std::collections::HashMap;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Page { page: u32 }
+///
+/// let app = Router::new().route("/", get(|Query(p): Query<Page>| async move { p.page.to_string() }));
+/// let res = futures_lite::future::block_on(app.handle(Request::get("/").body(Body::empty()).unwrap()));
+/// assert_eq!(res.status(), 400);
+/// let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+/// assert_eq!(body, "missing query parameter 'page'");
+/// ```
+#[derive(Debug)]
+pub struct QueryRejection {
+    message: String,
+}
+
+impl QueryRejection {
+    pub(crate) fn new(message: String) -> Self {
+        Self { message }
+    }
+
+    /// Returns the status code of the response: always `400 Bad Request`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for QueryRejection {}
+rejection_impls!(QueryRejection);
 
 #[cfg(test)]
 mod tests {

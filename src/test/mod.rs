@@ -20,6 +20,10 @@
 //! `127.0.0.1:0`, and a panicking handler answers `500 Internal Server
 //! Error`, as it would on a server.
 //!
+//! For tests that talk to a real server over a socket, [`ResponseParser`]
+//! reads HTTP/1.1 responses from the bytes received so far (the engine
+//! mode above parses with it too).
+//!
 //! # Examples
 //!
 //! ```
@@ -69,7 +73,10 @@ use crate::response::plain_text;
 use crate::service::Service;
 use crate::{Body, Request, Router};
 
+mod response;
 mod wire;
+
+pub use response::{InvalidResponse, ParsedResponse, ResponseFrame, ResponseParser};
 
 /// The peer address handlers see in tests.
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);

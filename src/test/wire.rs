@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, StatusCode, Version};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
 
-use super::TestResponse;
+use super::{ResponseParser, TestResponse};
 use crate::{Request, Router};
 
 /// Room in each direction of the in-memory connection.
@@ -134,69 +134,23 @@ fn encode_request(parts: &http::request::Parts, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses the first final response in `bytes`, skipping `1xx` ones.
+/// Parses the first final response in `bytes` (all the engine wrote
+/// before it closed the connection), skipping `1xx` ones.
 fn parse_response(mut bytes: &[u8], is_head: bool) -> Option<TestResponse> {
+    let mut parser = ResponseParser::new();
+    parser.head_request(is_head);
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut headers);
-        let httparse::Status::Complete(head_len) = parsed.parse(bytes).ok()? else {
-            return None;
-        };
-        let status = StatusCode::from_u16(parsed.code?).ok()?;
-        let mut map = HeaderMap::new();
-        for h in parsed.headers.iter() {
-            map.append(
-                HeaderName::from_bytes(h.name.as_bytes()).ok()?,
-                HeaderValue::from_bytes(h.value).ok()?,
-            );
-        }
-        let rest = &bytes[head_len..];
-        if status.is_informational() {
-            bytes = rest;
+        let res = parser.parse_to_end(bytes).ok()?;
+        if (100..200).contains(&res.status) {
+            bytes = &bytes[res.consumed..];
             continue;
         }
-        let no_body =
-            is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-        let body = if no_body {
-            Bytes::new()
-        } else if let Some(len) = map.get(header::CONTENT_LENGTH) {
-            let len: usize = len.to_str().ok()?.parse().ok()?;
-            Bytes::copy_from_slice(rest.get(..len)?)
-        } else if map
-            .get(header::TRANSFER_ENCODING)
-            .is_some_and(|te| te.as_bytes().eq_ignore_ascii_case(b"chunked"))
-        {
-            decode_chunked(rest)?
-        } else {
-            Bytes::copy_from_slice(rest)
-        };
-        let version = match parsed.version? {
-            0 => Version::HTTP_10,
-            _ => Version::HTTP_11,
-        };
         return Some(TestResponse {
-            status,
-            version,
-            headers: map,
-            body,
+            status: StatusCode::from_u16(res.status).ok()?,
+            version: res.version,
+            headers: res.header_map().ok()?,
+            body: Bytes::from(res.body),
         });
-    }
-}
-
-/// Decodes a complete chunked body (trailers are ignored).
-fn decode_chunked(mut bytes: &[u8]) -> Option<Bytes> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = bytes.windows(2).position(|w| w == b"\r\n")?;
-        let line = std::str::from_utf8(&bytes[..line_end]).ok()?;
-        let size_text = line.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        bytes = &bytes[line_end + 2..];
-        if size == 0 {
-            return Some(body.into());
-        }
-        body.extend_from_slice(bytes.get(..size)?);
-        bytes = bytes.get(size + 2..)?;
     }
 }
 
@@ -206,12 +160,16 @@ mod tests {
 
     #[test]
     fn chunked_bodies_decode_and_truncated_ones_do_not() {
+        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+        let whole = format!("{head}3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
         assert_eq!(
-            decode_chunked(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
+            parse_response(whole.as_bytes(), false).unwrap().text(),
             "abcde"
         );
-        assert!(decode_chunked(b"3\r\nab").is_none());
-        assert!(decode_chunked(b"zz\r\n").is_none());
+        let cut = format!("{head}3\r\nab");
+        assert!(parse_response(cut.as_bytes(), false).is_none());
+        let bad = format!("{head}zz\r\n");
+        assert!(parse_response(bad.as_bytes(), false).is_none());
     }
 
     #[test]

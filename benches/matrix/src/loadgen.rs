@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use tramline::test::ResponseParser;
 
 /// One request as bytes on the wire, and the class its latency counts in.
 #[derive(Debug, Clone)]
@@ -393,40 +394,21 @@ impl<'a> Worker<'a> {
 }
 
 /// Parses one whole response at the start of `buf`: its length on the wire
-/// and its status, or `None` while it is incomplete.
+/// and its status, or `None` while it is incomplete. Only the head is
+/// parsed ([`ResponseParser::frame`]: no copy, no allocation); the body is
+/// skipped.
 ///
 /// # Errors
 ///
-/// Returns an error on a malformed response or one without
-/// `Content-Length` (every server in the matrix sends one).
+/// Returns an error on a malformed response or one whose body runs to the
+/// end of the connection (every server in the matrix frames its bodies).
 pub fn parse_response(buf: &[u8]) -> io::Result<Option<(usize, u16)>> {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut res = httparse::Response::new(&mut headers);
-    let head = match res.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-    };
-    let status = res.code.unwrap_or(0);
-    let mut body = None;
-    for h in res.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            body = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok());
-        }
+    let mut parser = ResponseParser::new();
+    parser.require_framing(true);
+    match parser.frame(buf) {
+        Ok(frame) => Ok(frame.map(|f| (f.len, f.status))),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
     }
-    let body = match (body, status) {
-        (Some(n), _) => n,
-        (None, 204 | 304) => 0,
-        (None, _) => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "response without content-length",
-            ));
-        }
-    };
-    Ok((buf.len() >= head + body).then_some((head + body, status)))
 }
 
 /// A blocking keep-alive client for one connection: the idle workload and

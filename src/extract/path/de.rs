@@ -12,7 +12,7 @@ use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Visitor};
 use serde::forward_to_deserialize_any;
 
-use crate::extract::rejection::PathErrorKind;
+use super::PathErrorKind;
 use crate::routing::params::ParamsView;
 
 /// Why deserializing failed.

@@ -1,12 +1,14 @@
 //! The `Path` extractor.
 
+use std::fmt;
 use std::future::{Future, ready};
 
+use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
-use super::rejection::{PathErrorKind, PathRejection};
+use super::rejection::rejection_impls;
 use crate::routing::params::{ParamsView, PathParams};
 
 mod de;
@@ -104,9 +106,110 @@ impl<T> std::ops::Deref for Path<T> {
     }
 }
 
+/// Rejection of [`Path`](Path): the matched path parameters do not
+/// fit the requested type.
+///
+/// Bad input (a value that does not parse, a bad percent-encoding) is a
+/// `400 Bad Request` that names the parameter. A mismatch between the route
+/// and the type (wrong number of parameters, a type the path cannot hold)
+/// is a `500 Internal Server Error`, since only the server can fix it.
+///
+/// # Examples
+///
+/// ```
+/// use tramline::{Router, Body, Request};
+/// use tramline::routing::get;
+/// use tramline::extract::Path;
+///
+/// let app = Router::new().route("/users/{id}", get(|Path(id): Path<u32>| async move { id.to_string() }));
+/// let req = Request::get("/users/abc").body(Body::empty()).unwrap();
+/// let res = futures_lite::future::block_on(app.handle(req));
+/// assert_eq!(res.status(), 400);
+/// let body = futures_lite::future::block_on(res.into_body().collect()).unwrap();
+/// assert_eq!(
+///     body,
+///     r#"invalid path parameter 'id': expected an unsigned integer, got "abc""#,
+/// );
+/// ```
+#[derive(Debug)]
+pub struct PathRejection {
+    kind: PathErrorKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum PathErrorKind {
+    /// One value did not deserialize.
+    InvalidParam {
+        name: String,
+        message: String,
+    },
+    /// A value was not valid percent-encoding, or not UTF-8 once decoded.
+    Encoding {
+        name: String,
+        utf8: bool,
+    },
+    /// A deserializer error that names no parameter (e.g. a missing field).
+    Message(String),
+    WrongCount {
+        expected: usize,
+        got: usize,
+    },
+    Unsupported(&'static str),
+}
+
+impl PathRejection {
+    pub(crate) fn new(kind: PathErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// Returns the status code of the response: `400` for bad input, `500`
+    /// when the route and the requested type disagree.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            PathErrorKind::InvalidParam { .. }
+            | PathErrorKind::Encoding { .. }
+            | PathErrorKind::Message(_) => StatusCode::BAD_REQUEST,
+            PathErrorKind::WrongCount { .. } | PathErrorKind::Unsupported(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn fmt_text(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            PathErrorKind::InvalidParam { name, message } => {
+                write!(f, "invalid path parameter '{name}': {message}")
+            }
+            PathErrorKind::Encoding { name, utf8: false } => {
+                write!(f, "invalid percent-encoding in path parameter '{name}'")
+            }
+            PathErrorKind::Encoding { name, utf8: true } => {
+                write!(
+                    f,
+                    "path parameter '{name}' is not valid UTF-8 once percent-decoded"
+                )
+            }
+            PathErrorKind::Message(message) => write!(f, "invalid path parameters: {message}"),
+            PathErrorKind::WrongCount { expected, got } => {
+                write!(
+                    f,
+                    "wrong number of path parameters: expected {expected}, got {got}"
+                )
+            }
+            PathErrorKind::Unsupported(what) => {
+                write!(f, "unsupported type for path parameters: {what}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PathRejection {}
+rejection_impls!(PathRejection);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::response::IntoResponse;
     use crate::routing::params::param_names;
     use http::StatusCode;
     use serde::Deserialize;
@@ -334,5 +437,66 @@ mod tests {
             server,
             "unsupported type for path parameters: a sequence or map inside one path parameter",
         );
+    }
+
+    #[test]
+    fn path_rejections_pick_status_and_text() {
+        let cases = [
+            (
+                PathErrorKind::InvalidParam {
+                    name: "id".into(),
+                    message: "bad".into(),
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid path parameter 'id': bad",
+            ),
+            (
+                PathErrorKind::Encoding {
+                    name: "n".into(),
+                    utf8: false,
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid percent-encoding in path parameter 'n'",
+            ),
+            (
+                PathErrorKind::Encoding {
+                    name: "n".into(),
+                    utf8: true,
+                },
+                StatusCode::BAD_REQUEST,
+                "path parameter 'n' is not valid UTF-8 once percent-decoded",
+            ),
+            (
+                PathErrorKind::Message("missing field `a`".into()),
+                StatusCode::BAD_REQUEST,
+                "invalid path parameters: missing field `a`",
+            ),
+            (
+                PathErrorKind::WrongCount {
+                    expected: 1,
+                    got: 2,
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "wrong number of path parameters: expected 1, got 2",
+            ),
+            (
+                PathErrorKind::Unsupported("a map inside a parameter"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unsupported type for path parameters: a map inside a parameter",
+            ),
+        ];
+        for (kind, status, text) in cases {
+            let rejection = PathRejection::new(kind);
+            assert_eq!(rejection.status(), status, "{text}");
+            assert_eq!(rejection.body_text(), text);
+            assert_eq!(
+                crate::extract::rejection::tests::response_text(rejection.into_response()),
+                (
+                    status,
+                    "text/plain; charset=utf-8".to_owned(),
+                    text.to_owned()
+                )
+            );
+        }
     }
 }

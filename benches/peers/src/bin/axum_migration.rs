@@ -1,5 +1,6 @@
-//! The axum app of docs/migrating-from-axum.md, kept here so that it
-//! compiles against axum as users get it.
+//! The axum app of docs/migrating-from-axum.md, its test included, kept
+//! here so that it compiles against axum as users get it:
+//! `cargo test --manifest-path benches/peers/Cargo.toml --bin axum_migration`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -103,4 +104,35 @@ async fn main() {
         .await
         .unwrap();
     axum::serve(listener, app()).await.unwrap();
+}
+
+// The test, with `tower` (feature "util") and `http-body-util` as
+// dev-dependencies.
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn create_then_show() {
+        let app = super::app();
+        let req = Request::post("/notes")
+            .header("x-api-key", "secret")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"text":"milk"}"#))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 201);
+
+        let req = Request::get("/notes/1")
+            .header("x-api-key", "secret")
+            .body(Body::empty())
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, r#"{"id":1,"text":"milk"}"#);
+    }
 }
