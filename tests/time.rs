@@ -14,7 +14,7 @@ use tramline::routing::get;
 use tramline::rt::Runtime;
 use tramline::test::TestClient;
 
-use support::{TestServer, on_every_runtime};
+use support::{TestServer, on_every_runtime_and_protocol};
 
 /// No `R: Runtime`, no `State<R>`.
 fn app() -> Router {
@@ -119,7 +119,7 @@ fn async_io_timer_works_everywhere<R: Runtime>(rt: R) {
     assert_eq!((r.status, r.text()), (200, "slept true"));
 }
 
-on_every_runtime!(
+on_every_runtime_and_protocol!(
     the_runtime_serving_the_request_keeps_time,
     async_io_timer_works_everywhere
 );

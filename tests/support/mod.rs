@@ -325,83 +325,37 @@ impl Client {
         self.response()
     }
 
+    /// Reads one response with the parser the test client and the load
+    /// generator use: a body framed by its length or chunked, or (with
+    /// neither) by the server's close.
     fn read_response(&mut self, head_only: bool) -> RawResponse {
-        let head_end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            self.fill_or_panic("response head");
-        };
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut headers);
-        parsed
-            .parse(&self.buf[..head_end])
-            .expect("valid response head");
-        let status = parsed.code.unwrap();
-        let headers: Vec<(String, String)> = parsed
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_owned(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect();
-        self.buf.drain(..head_end);
-        let mut response = RawResponse {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let no_body = head_only || status == 204 || status == 304 || (100..200).contains(&status);
-        if no_body {
-            return response;
-        }
-        if let Some(len) = response.header("content-length") {
-            let len: usize = len.parse().expect("numeric content-length");
-            while self.buf.len() < len {
-                self.fill_or_panic("response body");
-            }
-            response.body = self.buf.drain(..len).collect();
-        } else if response
-            .header("transfer-encoding")
-            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
-        {
-            response.body = self.read_chunked();
-        } else {
-            // Delimited by close.
-            while self.fill() > 0 {}
-            response.body = std::mem::take(&mut self.buf);
-        }
-        response
-    }
-
-    fn read_chunked(&mut self) -> Vec<u8> {
-        let mut body = Vec::new();
-        loop {
-            let line_end = loop {
-                if let Some(i) = find(&self.buf, b"\r\n") {
-                    break i;
+        let mut parser = tramline::test::ResponseParser::new();
+        parser.head_request(head_only);
+        let parsed = loop {
+            match parser.parse(&self.buf) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => {
+                    if self.fill() == 0 {
+                        // Delimited by close, or cut short.
+                        break parser.parse_to_end(&self.buf).unwrap_or_else(|e| {
+                            panic!(
+                                "connection closed mid-response ({e}); had {:?}",
+                                String::from_utf8_lossy(&self.buf)
+                            )
+                        });
+                    }
                 }
-                self.fill_or_panic("chunk size");
-            };
-            let size_text = std::str::from_utf8(&self.buf[..line_end]).unwrap();
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
-                .expect("hex chunk size");
-            self.buf.drain(..line_end + 2);
-            while self.buf.len() < size + 2 {
-                self.fill_or_panic("chunk data");
+                Err(e) => panic!(
+                    "invalid response ({e}): {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
             }
-            body.extend(self.buf.drain(..size));
-            assert_eq!(
-                self.buf.drain(..2).collect::<Vec<_>>(),
-                b"\r\n",
-                "chunk CRLF"
-            );
-            if size == 0 {
-                return body;
-            }
+        };
+        self.buf.drain(..parsed.consumed);
+        RawResponse {
+            status: parsed.status,
+            headers: parsed.headers,
+            body: parsed.body,
         }
     }
 
