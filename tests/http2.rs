@@ -337,7 +337,17 @@ fn hpack_str(out: &mut Vec<u8>, s: &[u8]) {
 /// A GET of `path`: static-table method and scheme, literal path and
 /// authority, never indexed.
 fn get_block(path: &str) -> Vec<u8> {
-    let mut block = vec![0x82, 0x86];
+    request_block(0x82, path)
+}
+
+/// A POST of `path`, as `get_block`.
+fn post_block(path: &str) -> Vec<u8> {
+    request_block(0x83, path)
+}
+
+/// `method` is the static-table index of `:method` (0x82 GET, 0x83 POST).
+fn request_block(method: u8, path: &str) -> Vec<u8> {
+    let mut block = vec![method, 0x86];
     hpack_int(&mut block, 0, 4, 4); // :path
     hpack_str(&mut block, path.as_bytes());
     hpack_int(&mut block, 0, 4, 1); // :authority
@@ -608,11 +618,7 @@ fn a_stalled_request_body_times_out<R: Runtime>(rt: R) {
         s.body_timeout(Duration::from_millis(500));
     });
     let mut raw = Raw::connect(server.addr());
-    let mut block = vec![0x83, 0x86]; // POST, http
-    hpack_int(&mut block, 0, 4, 4);
-    hpack_str(&mut block, b"/echo");
-    hpack_int(&mut block, 0, 4, 1);
-    hpack_str(&mut block, b"localhost");
+    let block = post_block("/echo");
     raw.send(&frame(HEADERS, END_HEADERS, 1, &block)).unwrap();
     raw.send(&frame(DATA, 0, 1, b"the start of a body that never ends"))
         .unwrap();
@@ -671,11 +677,7 @@ fn a_request_body_below_the_minimum_rate_is_cut<R: Runtime>(rt: R) {
         s.body_timeout(Duration::from_secs(1)).min_body_rate(1000);
     });
     let mut raw = Raw::connect(server.addr());
-    let mut block = vec![0x83, 0x86]; // POST, http
-    hpack_int(&mut block, 0, 4, 4);
-    hpack_str(&mut block, b"/echo");
-    hpack_int(&mut block, 0, 4, 1);
-    hpack_str(&mut block, b"localhost");
+    let block = post_block("/echo");
     raw.send(&frame(HEADERS, END_HEADERS, 1, &block)).unwrap();
     // 10 bytes every 250 ms: 40 B/s, 4% of the minimum rate.
     let stop = trickle(
@@ -705,11 +707,7 @@ fn a_window_opened_below_the_minimum_rate_is_cut<R: Runtime>(rt: R) {
     tcp.write_all(&frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 16]))
         .unwrap();
     let mut raw = Raw { tcp };
-    let mut block = vec![0x82, 0x86]; // GET, http
-    hpack_int(&mut block, 0, 4, 4);
-    hpack_str(&mut block, b"/endless");
-    hpack_int(&mut block, 0, 4, 1);
-    hpack_str(&mut block, b"localhost");
+    let block = get_block("/endless");
     raw.send(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block))
         .unwrap();
     // 16 more bytes of window every 250 ms: 64 B/s.
