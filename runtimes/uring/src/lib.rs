@@ -38,7 +38,7 @@ use std::net::{SocketAddr, TcpListener as StdTcpListener};
 #[cfg(unix)]
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use compio::io::compat::AsyncStream;
@@ -48,6 +48,18 @@ use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
 /// Submission queue entries per ring: compio's default, which fits in the
 /// 8 MiB of locked memory a default `ulimit -l` allows many times over.
 const ENTRIES: u32 = 1024;
+
+/// Slots in each worker's queue of tasks woken from other threads.
+///
+/// A wake from another thread that finds compio's queue full (default 64)
+/// spins until the worker drains it. tramline's shutdown signal wakes every
+/// connection task from the server handle's thread while it holds the lock
+/// those tasks take when they end, so with more than 64 connections the
+/// spin and the lock deadlock (seen in tests/slow_clients.rs at 1,000
+/// connections). A task takes at most one slot, so a queue longer than the
+/// live tasks never fills: this is 6.5 times the default connection limit,
+/// 1 MiB per worker.
+const REMOTE_WAKES: usize = 1 << 16;
 
 /// Thread-per-core io_uring: `n` threads, each with its own ring.
 ///
@@ -110,6 +122,7 @@ impl Uring {
         proactor.capacity(self.entries);
         compio::runtime::RuntimeBuilder::new()
             .with_proactor(proactor)
+            .sync_queue_size(REMOTE_WAKES)
             .build()
             .map_err(ring_error)
     }
@@ -142,6 +155,13 @@ fn ring_error(err: io::Error) -> io::Error {
         err.kind(),
         format!("cannot create an io_uring ring ({err}): {hint}"),
     )
+}
+
+impl Default for Uring {
+    /// Returns a runtime with one worker per available CPU.
+    fn default() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, usize::from))
+    }
 }
 
 impl Runtime for Uring {
@@ -241,31 +261,95 @@ impl Future for Sleep {
     }
 }
 
+/// The compio sockets a [`Stream`] can wrap: TCP and Unix domain streams.
+pub trait Socket:
+    compio::io::util::Splittable<ReadHalf = Self, WriteHalf = Self>
+    + compio::io::AsyncRead
+    + compio::io::AsyncWrite
+    + Unpin
+    + 'static
+{
+}
+
+impl Socket for compio::net::TcpStream {}
+#[cfg(unix)]
+impl Socket for compio::net::UnixStream {}
+
+/// How long a dropped stream may keep sending what it had buffered.
+const LINGER: Duration = Duration::from_secs(5);
+
 /// A stream accepted by [`Uring`], speaking futures-io over compio's compat
 /// layer (TCP streams have `TCP_NODELAY` set).
 ///
 /// The compat stream is pinned once per connection (it is `!Unpin`: its
 /// in-flight operation borrows its own buffer).
-pub struct Stream<S: compio::io::util::Splittable>(SendWrapper<Pin<Box<AsyncStream<S>>>>);
+///
+/// Writes go to the compat layer's buffer, and each write submits its send
+/// at once, as the other runtimes' streams write through. So that a stream
+/// dropped while a send is in flight still sends it, dropping it on its
+/// worker closes it in a task of its own, for at most 5 seconds.
+pub struct Stream<S: Socket>(Option<SendWrapper<Pin<Box<AsyncStream<S>>>>>);
 
-impl<S: compio::io::util::Splittable> std::fmt::Debug for Stream<S> {
+impl<S: Socket> std::fmt::Debug for Stream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Stream")
     }
 }
 
-impl<S: compio::io::util::Splittable> Stream<S> {
+impl<S: Socket> Stream<S> {
     fn new(stream: S) -> Self {
-        Self(SendWrapper::new(Box::pin(AsyncStream::new(stream))))
+        Self(Some(SendWrapper::new(Box::pin(AsyncStream::new(stream)))))
     }
 
-    /// Returns the read and write halves of the compio stream.
+    fn inner(&mut self) -> Pin<&mut AsyncStream<S>> {
+        // INVARIANT: `None` only inside `drop`.
+        self.0.as_mut().expect("stream used after drop").as_mut()
+    }
+
+    /// Returns the compio socket (its read half; both halves share it).
     ///
     /// # Panics
     ///
     /// Panics if called on another thread than the one that accepted it.
-    pub fn get_ref(&self) -> (&S::ReadHalf, &S::WriteHalf) {
-        self.0.as_ref().get_ref().get_ref()
+    pub fn get_ref(&self) -> &S {
+        self.0.as_ref().expect("stream used after drop").get_ref().0
+    }
+}
+
+impl<S: Socket> Stream<S> {
+    /// Submits the send of what is buffered, so that a write reaches the
+    /// peer without a flush, as on the other runtimes (an upgraded
+    /// connection's echo may write and then wait to read). A send still in
+    /// flight is finished by the next write or flush, which also reports
+    /// its error.
+    fn start_send(&mut self, cx: &mut Context<'_>) {
+        let _ = self.inner().poll_flush(cx);
+    }
+}
+
+impl<S: Socket> Drop for Stream<S> {
+    fn drop(&mut self) {
+        let Some(stream) = self.0.take() else { return };
+        // Off the worker (a test's stream outliving its `block_on`) there is
+        // no ring to send on: the socket just closes.
+        let _ = compio::runtime::Runtime::try_with_current(move |rt| {
+            let mut stream = stream.take();
+            rt.spawn(async move {
+                let _ = compio::time::timeout(LINGER, stream.as_mut().close_now()).await;
+            })
+            .detach();
+        });
+    }
+}
+
+/// Flushes and shuts the write half down, for [`Stream`]'s drop.
+trait CloseNow {
+    fn close_now(self: Pin<&mut Self>) -> impl Future<Output = io::Result<()>>;
+}
+
+impl<S: Socket> CloseNow for AsyncStream<S> {
+    fn close_now(mut self: Pin<&mut Self>) -> impl Future<Output = io::Result<()>> {
+        std::future::poll_fn(move |cx| AsyncWrite::poll_close(self.as_mut(), cx))
     }
 }
 
@@ -273,31 +357,26 @@ impl<S: compio::io::util::Splittable> Stream<S> {
 #[cfg(unix)]
 pub type UnixStream = Stream<compio::net::UnixStream>;
 
-impl<S> AsyncRead for Stream<S>
-where
-    S: compio::io::util::Splittable + 'static,
-    S::ReadHalf: compio::io::AsyncRead + Unpin,
-{
+impl<S: Socket> AsyncRead for Stream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.as_mut().poll_read(cx, buf)
+        self.inner().poll_read(cx, buf)
     }
 }
 
-impl<S> AsyncWrite for Stream<S>
-where
-    S: compio::io::util::Splittable + 'static,
-    S::WriteHalf: compio::io::AsyncWrite + Unpin,
-{
+impl<S: Socket> AsyncWrite for Stream<S> {
+    /// Buffers `buf`, then starts sending it.
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.as_mut().poll_write(cx, buf)
+        let written = ready!(self.inner().poll_write(cx, buf))?;
+        self.start_send(cx);
+        Poll::Ready(Ok(written))
     }
 
     fn poll_write_vectored(
@@ -305,16 +384,18 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.0.as_mut().poll_write_vectored(cx, bufs)
+        let written = ready!(self.inner().poll_write_vectored(cx, bufs))?;
+        self.start_send(cx);
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.as_mut().poll_flush(cx)
+        self.inner().poll_flush(cx)
     }
 
     /// Flushes, then shuts down the write half (sends FIN).
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.as_mut().poll_close(cx)
+        self.inner().poll_close(cx)
     }
 }
 
@@ -378,7 +459,7 @@ mod tests {
     #[test]
     fn uring_echoes_over_loopback() {
         let stream = echoes_over_loopback(Uring::new(1));
-        assert!(stream.get_ref().0.nodelay().unwrap());
+        assert!(stream.get_ref().nodelay().unwrap());
     }
 
     #[test]
