@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_server -- \
-//!     --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> \
+//!     --runtime <tokio|tokio-local|smol|smol-local|async-std|uring> --workers <N> --port <P> \
 //!     [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM] [--static DIR]
 //! ```
 //!
@@ -298,12 +298,20 @@ fn serve<R: Runtime>(rt: R, args: &Args) -> io::Result<()> {
     server.serve(app(rt, args.static_dir.as_deref()))
 }
 
+/// The runtimes `--runtime` takes; `uring` with the `uring` feature.
+const RUNTIMES: &str = if cfg!(feature = "uring") {
+    "tokio, tokio-local, smol, smol-local, async-std or uring"
+} else {
+    "tokio, tokio-local, smol, smol-local or async-std"
+};
+
 fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "bench_server: {e}\nusage: bench_server --runtime <tokio|tokio-local|smol|smol-local|async-std> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM] [--static DIR]"
+                "bench_server: {e}\nusage: bench_server --runtime <{}> --workers <N> --port <P> [--grace-ms MS] [--drain-idle-ms MS] [--tls-cert PEM --tls-key PEM] [--static DIR]",
+                RUNTIMES.replace(", ", "|").replace(" or ", "|")
             );
             std::process::exit(2);
         }
@@ -315,10 +323,11 @@ fn main() {
         "smol" => serve(tramline_smol::Smol::with_workers(n), &args),
         "smol-local" => serve(tramline_smol::SmolLocal::new(n), &args),
         "async-std" => serve(tramline_async_std::AsyncStd::with_workers(n), &args),
+        #[cfg(feature = "uring")]
+        "uring" => serve(tramline::rt::Uring::new(n), &args),
         other => {
-            eprintln!(
-                "bench_server: unknown runtime {other:?}; expected tokio, tokio-local, smol, smol-local or async-std"
-            );
+            // The matrix reads this list to learn the runtimes.
+            eprintln!("bench_server: unknown runtime {other:?}; expected {RUNTIMES}");
             std::process::exit(2);
         }
     };

@@ -214,7 +214,11 @@ fn bench_server_serves_the_static_folder() {
     std::fs::create_dir_all(dir.join("css")).unwrap();
     std::fs::write(dir.join("index.html"), "<h1>hi</h1>").unwrap();
     std::fs::write(dir.join("css/site.css"), "body{}").unwrap();
-    for runtime in ["tokio", "tokio-local", "smol", "smol-local", "async-std"] {
+    let mut runtimes = vec!["tokio", "tokio-local", "smol", "smol-local", "async-std"];
+    if cfg!(feature = "uring") {
+        runtimes.push("uring");
+    }
+    for runtime in runtimes {
         let server = BenchServer::start_with(runtime, &["--static", dir.to_str().unwrap()], None);
         let (code, ctype, body) = server.curl(&[], "/static/css/site.css");
         assert_eq!(
@@ -261,6 +265,12 @@ fn bench_server_on_async_std() {
     answers_every_route("async-std");
 }
 
+#[cfg(feature = "uring")]
+#[test]
+fn bench_server_on_uring() {
+    answers_every_route("uring");
+}
+
 #[test]
 fn bench_server_rejects_an_unknown_runtime() {
     let out = Command::new(example_binary())
@@ -268,7 +278,14 @@ fn bench_server_rejects_an_unknown_runtime() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown runtime"));
+    // The matrix learns the runtimes from this list.
+    assert_eq!(
+        stderr.contains("or uring"),
+        cfg!(feature = "uring"),
+        "{stderr}"
+    );
 }
 
 /// The same routes over HTTPS: `--tls-cert` and `--tls-key` with a
@@ -327,6 +344,12 @@ fn bench_server_over_https_on_smol_local() {
 #[test]
 fn bench_server_over_https_on_async_std() {
     answers_every_route_over_https("async-std");
+}
+
+#[cfg(all(feature = "tls", feature = "uring"))]
+#[test]
+fn bench_server_over_https_on_uring() {
+    answers_every_route_over_https("uring");
 }
 
 #[cfg(feature = "tls")]

@@ -41,6 +41,10 @@ macro_rules! on_every_runtime {
         mod async_std {
             $( #[test] fn $test() { super::$test(tramline_async_std::AsyncStd::with_workers(2)) } )*
         }
+        #[cfg(feature = "uring")]
+        mod uring {
+            $( #[test] fn $test() { super::$test(tramline::rt::Uring::new(2)) } )*
+        }
     };
 }
 pub(crate) use on_every_runtime;

@@ -94,13 +94,14 @@ fn build(args: &[&str]) -> io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// Builds `examples/bench_server.rs` (release unless `debug`) with the
-/// `tls` feature, for the TLS workload, and returns its path.
+/// `tls`, `fs` and `ws` features the workloads use and `uring` for the
+/// io_uring runtime, and returns its path.
 ///
 /// # Errors
 ///
 /// Returns an error if the build fails.
 pub fn bench_server(debug: bool) -> io::Result<PathBuf> {
-    let mut args = vec!["--example", "bench_server", "--features", "tls,fs,ws"];
+    let mut args = vec!["--example", "bench_server", "--features", "tls,fs,ws,uring"];
     if !debug {
         args.push("--release");
     }
@@ -182,10 +183,17 @@ fn build_peers(args: &[&str]) -> io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// The runtimes `bench_server` offers, read from its own error message for
-/// an unknown runtime ("expected tokio, tokio-local, smol, smol-local or async-std"),
+/// an unknown runtime ("expected tokio, tokio-local, smol, smol-local, async-std or uring"),
 /// so a runtime added there joins the matrix by name.
 pub fn runtimes(bench_server: &Path) -> Vec<String> {
-    const FALLBACK: [&str; 5] = ["tokio", "tokio-local", "smol", "smol-local", "async-std"];
+    const FALLBACK: [&str; 6] = [
+        "tokio",
+        "tokio-local",
+        "smol",
+        "smol-local",
+        "async-std",
+        "uring",
+    ];
     let listed = Command::new(bench_server)
         .args(["--runtime", "?", "--workers", "1", "--port", "0"])
         .stdin(Stdio::null())
@@ -212,10 +220,17 @@ mod tests {
 
     #[test]
     fn reads_the_runtime_list() {
-        let err = "bench_server: unknown runtime \"?\"; expected tokio, tokio-local, smol, smol-local or async-std\n";
+        let err = "bench_server: unknown runtime \"?\"; expected tokio, tokio-local, smol, smol-local, async-std or uring\n";
         assert_eq!(
             parse_runtimes(err).unwrap(),
-            ["tokio", "tokio-local", "smol", "smol-local", "async-std"]
+            [
+                "tokio",
+                "tokio-local",
+                "smol",
+                "smol-local",
+                "async-std",
+                "uring"
+            ]
         );
         assert_eq!(parse_runtimes("nothing here"), None);
     }
