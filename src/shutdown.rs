@@ -171,8 +171,16 @@ impl Signal {
     }
 
     fn wake_all(&self) {
-        for (_, slot) in self.lock().iter() {
-            slot.waker.wake();
+        // Woken after the lock is released: a runtime may run a woken task
+        // (or, with its queue of cross-thread wakes full, wait for it) before
+        // `wake` returns, and that task takes this lock when it closes.
+        let wakers: Vec<_> = self
+            .lock()
+            .iter()
+            .filter_map(|(_, slot)| slot.waker.take())
+            .collect();
+        for waker in wakers {
+            waker.wake();
         }
     }
 

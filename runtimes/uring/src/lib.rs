@@ -288,7 +288,18 @@ const LINGER: Duration = Duration::from_secs(5);
 /// at once, as the other runtimes' streams write through. So that a stream
 /// dropped while a send is in flight still sends it, dropping it on its
 /// worker closes it in a task of its own, for at most 5 seconds.
-pub struct Stream<S: Socket>(Option<SendWrapper<Pin<Box<AsyncStream<S>>>>>);
+///
+/// While a send is in flight the compat buffer belongs to the kernel, and
+/// the compat layer refuses writes (`Pending`). A kernel socket would take
+/// them into its send buffer, and code written for one may write and give
+/// up on `Pending` (rustls sends its alert on a failed handshake that way,
+/// then drops the stream), so writes made meanwhile wait in a buffer of
+/// their own, of at most [`OVERFLOW`] bytes, and go out after the send:
+/// on the next write, flush, close, read, or the drop.
+pub struct Stream<S: Socket>(Option<SendWrapper<Pin<Box<AsyncStream<S>>>>>, Vec<u8>);
+
+/// The most a stream takes while its send is in flight.
+const OVERFLOW: usize = 64 * 1024;
 
 impl<S: Socket> std::fmt::Debug for Stream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -298,7 +309,10 @@ impl<S: Socket> std::fmt::Debug for Stream<S> {
 
 impl<S: Socket> Stream<S> {
     fn new(stream: S) -> Self {
-        Self(Some(SendWrapper::new(Box::pin(AsyncStream::new(stream)))))
+        Self(
+            Some(SendWrapper::new(Box::pin(AsyncStream::new(stream)))),
+            Vec::new(),
+        )
     }
 
     fn inner(&mut self) -> Pin<&mut AsyncStream<S>> {
@@ -325,17 +339,132 @@ impl<S: Socket> Stream<S> {
     fn start_send(&mut self, cx: &mut Context<'_>) {
         let _ = self.inner().poll_flush(cx);
     }
+
+    /// Hands the bytes taken during a send to the compat layer, as far as
+    /// it takes them now.
+    fn drain_overflow(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.1.is_empty() {
+            let inner = self.0.as_mut().expect("stream used after drop").as_mut();
+            let n = ready!(inner.poll_write(cx, &self.1))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.1.drain(..n);
+            // Sent now, as any write is.
+            self.start_send(cx);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes what fits of `buf` while a send is in flight; `Pending` when
+    /// nothing does.
+    fn overflow(&mut self, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let room = OVERFLOW.saturating_sub(self.1.len()).min(buf.len());
+        if room == 0 {
+            return Poll::Pending;
+        }
+        self.1.extend_from_slice(&buf[..room]);
+        Poll::Ready(Ok(room))
+    }
+
+    /// As [`overflow`](Self::overflow), for every slice in turn: a
+    /// vectored write's last-gasp caller (rustls: a record per slice)
+    /// writes once.
+    fn overflow_vectored(&mut self, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let mut taken = 0;
+        for buf in bufs {
+            match self.overflow(buf) {
+                Poll::Ready(Ok(n)) => {
+                    taken += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(taken))
+    }
+
+    /// Writes `bufs` in turn into the compat buffer (its own vectored write
+    /// takes only the first slice, and a last-gasp caller such as rustls
+    /// writes once), then starts the send; what meets a send in flight
+    /// waits in the overflow.
+    fn write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // Earlier bytes go first; the waker is kept by the compat layer.
+        match self.drain_overflow(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return self.overflow_vectored(bufs),
+        }
+        let mut total = 0;
+        for (i, buf) in bufs.iter().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            match self.inner().poll_write(cx, buf) {
+                Poll::Ready(Ok(n)) => {
+                    total += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Poll::Ready(Err(e)) if total == 0 => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(_)) => break,
+                Poll::Pending => {
+                    if let Poll::Ready(Ok(n)) = self.overflow_vectored(&bufs[i..]) {
+                        total += n;
+                    }
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            self.start_send(cx);
+            return Poll::Ready(Ok(total));
+        }
+        if bufs.iter().all(|b| b.is_empty()) {
+            Poll::Ready(Ok(0))
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 impl<S: Socket> Drop for Stream<S> {
     fn drop(&mut self) {
         let Some(stream) = self.0.take() else { return };
+        let overflow = std::mem::take(&mut self.1);
         // Off the worker (a test's stream outliving its `block_on`) there is
         // no ring to send on: the socket just closes.
         let _ = compio::runtime::Runtime::try_with_current(move |rt| {
             let mut stream = stream.take();
             rt.spawn(async move {
-                let _ = compio::time::timeout(LINGER, stream.as_mut().close_now()).await;
+                let _ = compio::time::timeout(LINGER, async {
+                    let mut rest = &overflow[..];
+                    while !rest.is_empty() {
+                        let n = std::future::poll_fn(|cx| {
+                            AsyncWrite::poll_write(stream.as_mut(), cx, rest)
+                        })
+                        .await?;
+                        if n == 0 {
+                            break;
+                        }
+                        rest = &rest[n..];
+                    }
+                    stream.as_mut().close_now().await
+                })
+                .await;
             })
             .detach();
         });
@@ -363,6 +492,11 @@ impl<S: Socket> AsyncRead for Stream<S> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        // A task that wrote during a send and now waits to read is woken
+        // when the send completes: what it wrote goes out then.
+        if let Poll::Ready(Err(e)) = self.drain_overflow(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.inner().poll_read(cx, buf)
     }
 }
@@ -374,9 +508,7 @@ impl<S: Socket> AsyncWrite for Stream<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let written = ready!(self.inner().poll_write(cx, buf))?;
-        self.start_send(cx);
-        Poll::Ready(Ok(written))
+        self.write_with(cx, &[IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -384,17 +516,17 @@ impl<S: Socket> AsyncWrite for Stream<S> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let written = ready!(self.inner().poll_write_vectored(cx, bufs))?;
-        self.start_send(cx);
-        Poll::Ready(Ok(written))
+        self.write_with(cx, bufs)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain_overflow(cx))?;
         self.inner().poll_flush(cx)
     }
 
     /// Flushes, then shuts down the write half (sends FIN).
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain_overflow(cx))?;
         self.inner().poll_close(cx)
     }
 }
