@@ -294,7 +294,7 @@ const LINGER: Duration = Duration::from_secs(5);
 /// them into its send buffer, and code written for one may write and give
 /// up on `Pending` (rustls sends its alert on a failed handshake that way,
 /// then drops the stream), so writes made meanwhile wait in a buffer of
-/// their own, of at most [`OVERFLOW`] bytes, and go out after the send:
+/// their own, of at most `OVERFLOW` (64 KiB), and go out after the send:
 /// on the next write, flush, close, read, or the drop.
 pub struct Stream<S: Socket>(Option<SendWrapper<Pin<Box<AsyncStream<S>>>>>, Vec<u8>);
 
