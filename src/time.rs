@@ -29,13 +29,11 @@
 //! # A runtime's own timer
 //!
 //! A handler may also await its runtime's own timer, but then it is tied
-//! to that runtime. `tokio::time::sleep` works when `Tokio` or `TokioLocal`
-//! serves the request (each connection's task runs inside that tokio
-//! runtime, with its timer enabled). On smol, smol-local, async-std and
-//! under [`TestClient`](crate::test::TestClient) there is no tokio runtime:
-//! the call panics, and the panic answers `500` (`text/plain`, `internal
-//! server error`) and closes that connection; the server keeps serving.
-//! Details are in the
+//! to that runtime: on another runtime, or under
+//! [`TestClient`](crate::test::TestClient), such a timer may find no
+//! runtime of its kind and panic; the panic answers `500` (`text/plain`,
+//! `internal server error`) and closes that connection, and the server
+//! keeps serving. Which runtime's timer works where is in the
 //! [runtimes chapter](crate::rt#time-and-a-runtimes-own-timer).
 //! `tramline::time` is the one that works everywhere.
 

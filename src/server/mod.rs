@@ -42,7 +42,7 @@ const BACKLOG: i32 = 1024;
 ///
 /// - [`Server::serve`] blocks the calling thread: for a plain `fn main`.
 /// - [`Server::run`] is a future that serves on the runtime already driving
-///   the caller: for a program whose `main` already runs tokio, smol or async-std,
+///   the caller: for a program whose `main` already runs an async runtime,
 ///   and for several servers in one process.
 ///
 /// # Graceful shutdown

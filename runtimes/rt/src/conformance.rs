@@ -90,3 +90,39 @@ pub fn runs_spawned_task<R: Runtime>(rt: R) {
     });
     assert_eq!(got, Some(7));
 }
+
+/// A per-core runtime's workers each accept on their own listener: one
+/// listener per worker, each echoing once for its client. `check` sees each
+/// accepted stream (e.g. for `TCP_NODELAY`); returns the names of the
+/// threads the workers ran on, sorted.
+pub fn workers_accept_on_their_own_listeners<R: Runtime>(
+    rt: R,
+    check: fn(&R::Stream) -> io::Result<()>,
+) -> Vec<Option<String>> {
+    use std::sync::{Arc, Mutex};
+    let n = rt.listeners();
+    let (bound, addrs): (Vec<_>, Vec<_>) = (0..n).map(|_| bind()).unzip();
+    let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
+    let clients: Vec<_> = addrs.into_iter().map(client).collect();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (handle, log) = (rt.clone(), seen.clone());
+    rt.run(move |i| {
+        let listener = bound.lock().unwrap()[i].take().unwrap();
+        let (rt, log) = (handle.clone(), log.clone());
+        async move {
+            let stream = echo_once(rt, listener).await?;
+            check(&stream)?;
+            log.lock()
+                .unwrap()
+                .push(thread::current().name().map(str::to_owned));
+            Ok(())
+        }
+    })
+    .unwrap();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), b"hello");
+    }
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    seen
+}

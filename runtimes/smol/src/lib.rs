@@ -649,24 +649,12 @@ mod tests {
 
     #[test]
     fn smol_local_workers_accept_on_their_own_listeners() {
-        let rt = SmolLocal::new(2);
-        let (bound, addrs): (Vec<_>, Vec<_>) = (0..2).map(|_| bind()).unzip();
-        let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
-        let clients: Vec<_> = addrs.into_iter().map(client).collect();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let listener = bound.lock().unwrap()[i].take().unwrap();
-            let rt = handle.clone();
-            async move {
-                let stream = echo_once(rt, listener).await?;
-                assert!(stream.get_ref().get_ref().nodelay()?);
-                Ok(())
-            }
-        })
-        .unwrap();
-        for client in clients {
-            assert_eq!(client.join().unwrap(), b"hello");
-        }
+        let seen = workers_accept_on_their_own_listeners(SmolLocal::new(2), |stream| {
+            assert!(stream.get_ref().get_ref().nodelay()?);
+            Ok(())
+        });
+        let want = ["tramline-smol-0", "tramline-smol-1"].map(|n| Some(n.to_owned()));
+        assert_eq!(seen, want);
     }
 
     #[test]

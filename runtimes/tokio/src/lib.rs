@@ -485,23 +485,11 @@ mod tests {
 
     #[test]
     fn tokio_local_workers_accept_on_their_own_listeners() {
-        let rt = TokioLocal::new(2);
-        let (bound, addrs): (Vec<_>, Vec<_>) = (0..2).map(|_| bind()).unzip();
-        let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
-        let clients: Vec<_> = addrs.into_iter().map(client).collect();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let listener = bound.lock().unwrap()[i].take().unwrap();
-            let rt = handle.clone();
-            async move {
-                let stream = echo_once(rt, listener).await?;
-                assert!(stream.get_ref().nodelay()?);
-                Ok(())
-            }
-        })
-        .unwrap();
-        for client in clients {
-            assert_eq!(client.join().unwrap(), b"hello");
-        }
+        let seen = workers_accept_on_their_own_listeners(TokioLocal::new(2), |stream| {
+            assert!(stream.get_ref().nodelay()?);
+            Ok(())
+        });
+        let want = ["tramline-tokio-0", "tramline-tokio-1"].map(|n| Some(n.to_owned()));
+        assert_eq!(seen, want);
     }
 }

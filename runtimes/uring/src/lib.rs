@@ -584,8 +584,6 @@ impl tramline_rt::Listener for UnixListener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-    use std::thread;
     use tramline_rt::conformance::*;
 
     #[test]
@@ -612,30 +610,7 @@ mod tests {
 
     #[test]
     fn uring_workers_accept_on_their_own_listeners() {
-        let rt = Uring::new(2);
-        assert_eq!(rt.listeners(), 2);
-        let (bound, addrs): (Vec<_>, Vec<_>) = (0..2).map(|_| bind()).unzip();
-        let bound = Arc::new(Mutex::new(bound.into_iter().map(Some).collect::<Vec<_>>()));
-        let clients: Vec<_> = addrs.into_iter().map(client).collect();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (handle, log) = (rt.clone(), seen.clone());
-        rt.run(move |i| {
-            let listener = bound.lock().unwrap()[i].take().unwrap();
-            let (rt, log) = (handle.clone(), log.clone());
-            async move {
-                echo_once(rt, listener).await?;
-                log.lock()
-                    .unwrap()
-                    .push(thread::current().name().map(str::to_owned));
-                Ok(())
-            }
-        })
-        .unwrap();
-        for client in clients {
-            assert_eq!(client.join().unwrap(), b"hello");
-        }
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort();
+        let seen = workers_accept_on_their_own_listeners(Uring::new(2), |_| Ok(()));
         let want = ["tramline-uring-0", "tramline-uring-1"].map(|n| Some(n.to_owned()));
         assert_eq!(seen, want);
     }
