@@ -445,12 +445,20 @@ fn rapid_reset_gets_goaway<R: Runtime>(rt: R) {
     let (server, _) = start(rt, |_| {});
     let mut raw = Raw::connect(server.addr());
     let block = get_block("/slow");
+    expect_calm_after_a_stream_flood(&mut raw, "reset streams", |id| {
+        let mut frames = frame(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        frames.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes())); // CANCEL
+        frames
+    });
+}
+
+/// Opens up to 2,000 streams with `frames(id)`, 50 at a time, and expects
+/// the server to end the connection with GOAWAY ENHANCE_YOUR_CALM.
+fn expect_calm_after_a_stream_flood(raw: &mut Raw, what: &str, frames: impl Fn(u32) -> Vec<u8>) {
     let mut batch = Vec::new();
     let mut sent = 0;
     for i in 0..2000u32 {
-        let id = 2 * i + 1;
-        batch.extend(frame(HEADERS, END_HEADERS | END_STREAM, id, &block));
-        batch.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes())); // CANCEL
+        batch.extend(frames(2 * i + 1));
         if i % 50 == 49 {
             if raw.send(&batch).is_err() {
                 break;
@@ -460,7 +468,7 @@ fn rapid_reset_gets_goaway<R: Runtime>(rt: R) {
         }
     }
     let goaway = raw.goaway_within(Duration::from_secs(10));
-    let (code, _) = goaway.unwrap_or_else(|| panic!("no GOAWAY after {sent} reset streams"));
+    let (code, _) = goaway.unwrap_or_else(|| panic!("no GOAWAY after {sent} {what}"));
     assert_eq!(code, ENHANCE_YOUR_CALM);
     assert!(raw.closed_within(Duration::from_secs(5)));
 }
@@ -473,23 +481,9 @@ fn provoked_resets_get_goaway<R: Runtime>(rt: R) {
     let (server, _) = start(rt, |_| {});
     let mut raw = Raw::connect(server.addr());
     let block = [0x82, 0x86]; // GET, http, and no :path
-    let mut batch = Vec::new();
-    let mut sent = 0;
-    for i in 0..2000u32 {
-        let id = 2 * i + 1;
-        batch.extend(frame(HEADERS, END_HEADERS | END_STREAM, id, &block));
-        if i % 50 == 49 {
-            if raw.send(&batch).is_err() {
-                break;
-            }
-            sent += 50;
-            batch.clear();
-        }
-    }
-    let goaway = raw.goaway_within(Duration::from_secs(10));
-    let (code, _) = goaway.unwrap_or_else(|| panic!("no GOAWAY after {sent} provoked resets"));
-    assert_eq!(code, ENHANCE_YOUR_CALM);
-    assert!(raw.closed_within(Duration::from_secs(5)));
+    expect_calm_after_a_stream_flood(&mut raw, "provoked resets", |id| {
+        frame(HEADERS, END_HEADERS | END_STREAM, id, &block)
+    });
 }
 
 /// CONTINUATION flood (the 2024 family of CVEs): one header block that
