@@ -33,6 +33,9 @@ use std::time::Duration;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
 
+#[cfg(feature = "completion")]
+#[cfg_attr(docsrs, doc(cfg(feature = "completion")))]
+pub mod completion;
 #[cfg(feature = "__conformance")]
 #[doc(hidden)]
 pub mod conformance;

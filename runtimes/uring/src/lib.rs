@@ -7,9 +7,10 @@
 //!
 //! Reads and writes are completion-based: the kernel owns the buffer while
 //! an operation is in flight. The engine speaks futures-io, so each stream
-//! goes through compio's compat layer, which keeps one read and one write
-//! buffer per connection and copies between them and the engine's buffers
-//! (BENCHMARKS.md measures what that copy costs).
+//! is tramline-rt's completion bridge ([`tramline_rt::completion`]) over
+//! compio's receive, send and shutdown operations: it owns a read buffer
+//! and two write buffers per connection and copies between them and the
+//! engine's buffers (BENCHMARKS.md measures what that costs).
 //!
 //! ```
 //! use std::time::Duration;
@@ -33,7 +34,7 @@
 //! thread. No `unsafe` is involved.
 
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 #[cfg(unix)]
 use std::os::unix::net::UnixListener as StdUnixListener;
@@ -41,9 +42,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use compio::io::compat::AsyncStream;
+use compio::BufResult;
+use compio::buf::IntoInner;
+use compio::driver::{OpCode, SharedFd, ToSharedFd, op};
+use compio::runtime::Submit;
 use send_wrapper::SendWrapper;
-use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+use tramline_rt::Runtime;
 
 /// Submission queue entries per ring: compio's default, which fits in the
 /// 8 MiB of locked memory a default `ulimit -l` allows many times over.
@@ -165,7 +169,7 @@ impl Default for Uring {
 }
 
 impl Runtime for Uring {
-    type Stream = Stream<compio::net::TcpStream>;
+    type Stream = Stream;
     type Listener = TcpListener;
     type Sleep = Sleep;
     #[cfg(unix)]
@@ -261,273 +265,101 @@ impl Future for Sleep {
     }
 }
 
-/// The compio sockets a [`Stream`] can wrap: TCP and Unix domain streams.
-pub trait Socket:
-    compio::io::util::Splittable<ReadHalf = Self, WriteHalf = Self>
-    + compio::io::AsyncRead
-    + compio::io::AsyncWrite
-    + Unpin
-    + 'static
-{
-}
-
-impl Socket for compio::net::TcpStream {}
-#[cfg(unix)]
-impl Socket for compio::net::UnixStream {}
-
 /// How long a dropped stream may keep sending what it had buffered.
 const LINGER: Duration = Duration::from_secs(5);
 
-/// A stream accepted by [`Uring`], speaking futures-io over compio's compat
-/// layer (TCP streams have `TCP_NODELAY` set).
-///
-/// The compat stream is pinned once per connection (it is `!Unpin`: its
-/// in-flight operation borrows its own buffer).
-///
-/// Writes go to the compat layer's buffer, and each write submits its send
-/// at once, as the other runtimes' streams write through. So that a stream
-/// dropped while a send is in flight still sends it, dropping it on its
-/// worker closes it in a task of its own, for at most 5 seconds.
-///
-/// While a send is in flight the compat buffer belongs to the kernel, and
-/// the compat layer refuses writes (`Pending`). A kernel socket would take
-/// them into its send buffer, and code written for one may write and give
-/// up on `Pending` (rustls sends its alert on a failed handshake that way,
-/// then drops the stream), so writes made meanwhile wait in a buffer of
-/// their own, of at most `OVERFLOW` (64 KiB), and go out after the send:
-/// on the next write, flush, close, read, or the drop.
-pub struct Stream<S: Socket>(Option<SendWrapper<Pin<Box<AsyncStream<S>>>>>, Vec<u8>);
+/// A stream accepted by [`Uring`] (TCP, with `TCP_NODELAY` set, or Unix):
+/// tramline-rt's completion bridge over compio's own send and receive
+/// operations, which own their buffers while the kernel has them.
+pub type Stream = tramline_rt::completion::Stream<Socket>;
 
-/// The most a stream takes while its send is in flight.
-const OVERFLOW: usize = 64 * 1024;
+/// The file descriptor every operation on a [`Socket`] holds a share of.
+type Fd = SharedFd<socket2::Socket>;
 
-impl<S: Socket> std::fmt::Debug for Stream<S> {
+/// A connected socket on a [`Uring`] worker's ring, for [`Stream`].
+///
+/// A stream dropped with bytes still to send goes on sending them in a task
+/// of its own on its worker, for at most 5 seconds, then shuts down.
+#[derive(Clone)]
+pub struct Socket(SendWrapper<Fd>);
+
+impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Stream")
+        f.write_str("Socket")
     }
 }
 
-impl<S: Socket> Stream<S> {
-    fn new(stream: S) -> Self {
-        Self(
-            Some(SendWrapper::new(Box::pin(AsyncStream::new(stream)))),
-            Vec::new(),
-        )
+impl Socket {
+    fn new(socket: &impl ToSharedFd<socket2::Socket>) -> Stream {
+        Stream::new(Self(SendWrapper::new(socket.to_shared_fd())))
     }
 
-    fn inner(&mut self) -> Pin<&mut AsyncStream<S>> {
-        // INVARIANT: `None` only inside `drop`.
-        self.0.as_mut().expect("stream used after drop").as_mut()
-    }
-
-    /// Returns the compio socket (its read half; both halves share it).
+    /// Returns the socket itself.
     ///
     /// # Panics
     ///
     /// Panics if called on another thread than the one that accepted it.
-    pub fn get_ref(&self) -> &S {
-        self.0.as_ref().expect("stream used after drop").get_ref().0
+    pub fn get_ref(&self) -> &socket2::Socket {
+        &self.0
+    }
+
+    fn submit<T: OpCode + 'static, O>(
+        &self,
+        op: impl FnOnce(Fd) -> T,
+        done: fn(BufResult<usize, T>) -> O,
+    ) -> Op<T, O> {
+        let submit = compio::runtime::submit(op(Fd::clone(&self.0)));
+        Op(SendWrapper::new(submit), done)
     }
 }
 
-impl<S: Socket> Stream<S> {
-    /// Submits the send of what is buffered, so that a write reaches the
-    /// peer without a flush, as on the other runtimes (an upgraded
-    /// connection's echo may write and then wait to read). A send still in
-    /// flight is finished by the next write or flush, which also reports
-    /// its error.
-    fn start_send(&mut self, cx: &mut Context<'_>) {
-        let _ = self.inner().poll_flush(cx);
-    }
+/// An operation on a [`Socket`], submitted to its worker's ring on first
+/// poll, and what its result becomes.
+pub struct Op<T: OpCode, O>(SendWrapper<Submit<T>>, fn(BufResult<usize, T>) -> O);
 
-    /// Hands the bytes taken during a send to the compat layer, as far as
-    /// it takes them now.
-    fn drain_overflow(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.1.is_empty() {
-            let inner = self.0.as_mut().expect("stream used after drop").as_mut();
-            let n = ready!(inner.poll_write(cx, &self.1))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.1.drain(..n);
-            // Sent now, as any write is.
-            self.start_send(cx);
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Takes what fits of `buf` while a send is in flight; `Pending` when
-    /// nothing does.
-    fn overflow(&mut self, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let room = OVERFLOW.saturating_sub(self.1.len()).min(buf.len());
-        if room == 0 {
-            return Poll::Pending;
-        }
-        self.1.extend_from_slice(&buf[..room]);
-        Poll::Ready(Ok(room))
-    }
-
-    /// As [`overflow`](Self::overflow), for every slice in turn: a
-    /// vectored write's last-gasp caller (rustls: a record per slice)
-    /// writes once.
-    fn overflow_vectored(&mut self, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        let mut taken = 0;
-        for buf in bufs {
-            match self.overflow(buf) {
-                Poll::Ready(Ok(n)) => {
-                    taken += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                _ => break,
-            }
-        }
-        if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
-            return Poll::Pending;
-        }
-        Poll::Ready(Ok(taken))
-    }
-
-    /// Writes `bufs` in turn into the compat buffer (its own vectored write
-    /// takes only the first slice, and a last-gasp caller such as rustls
-    /// writes once), then starts the send; what meets a send in flight
-    /// waits in the overflow.
-    fn write_with(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        // Earlier bytes go first; the waker is kept by the compat layer.
-        match self.drain_overflow(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return self.overflow_vectored(bufs),
-        }
-        let mut total = 0;
-        for (i, buf) in bufs.iter().enumerate() {
-            if buf.is_empty() {
-                continue;
-            }
-            match self.inner().poll_write(cx, buf) {
-                Poll::Ready(Ok(n)) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Poll::Ready(Err(e)) if total == 0 => return Poll::Ready(Err(e)),
-                Poll::Ready(Err(_)) => break,
-                Poll::Pending => {
-                    if let Poll::Ready(Ok(n)) = self.overflow_vectored(&bufs[i..]) {
-                        total += n;
-                    }
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            self.start_send(cx);
-            return Poll::Ready(Ok(total));
-        }
-        if bufs.iter().all(|b| b.is_empty()) {
-            Poll::Ready(Ok(0))
-        } else {
-            Poll::Pending
-        }
+impl<T: OpCode, O> std::fmt::Debug for Op<T, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Op")
     }
 }
 
-impl<S: Socket> Drop for Stream<S> {
-    fn drop(&mut self) {
-        let Some(stream) = self.0.take() else { return };
-        let overflow = std::mem::take(&mut self.1);
-        // Off the worker (a test's stream outliving its `block_on`) there is
-        // no ring to send on: the socket just closes.
+impl<T: OpCode + 'static, O> Future for Op<T, O> {
+    type Output = O;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        let done = ready!(Pin::new(&mut *self.0).poll(cx));
+        Poll::Ready((self.1)(done))
+    }
+}
+
+impl tramline_rt::completion::Completion for Socket {
+    type Recv = Op<op::Recv<Box<[u8]>, Fd>, (io::Result<usize>, Box<[u8]>)>;
+    type Send = Op<op::Send<Vec<u8>, Fd>, (io::Result<usize>, Vec<u8>)>;
+    type Shutdown = Op<op::ShutdownSocket<Fd>, io::Result<()>>;
+
+    /// The kernel writes into the buffer from its start: compio hands it
+    /// the whole of a `Box<[u8]>`, which is always initialized.
+    fn recv(&self, buf: Box<[u8]>) -> Self::Recv {
+        let recv = |fd| op::Recv::new(fd, buf, op::RecvFlags::empty());
+        self.submit(recv, |BufResult(res, op)| (res, op.into_inner()))
+    }
+
+    fn send(&self, buf: Vec<u8>) -> Self::Send {
+        let send = |fd| op::Send::new(fd, buf, op::SendFlags::empty());
+        self.submit(send, |BufResult(res, op)| (res, op.into_inner()))
+    }
+
+    fn shutdown(&self) -> Self::Shutdown {
+        let shutdown = |fd| op::ShutdownSocket::new(fd, std::net::Shutdown::Write);
+        self.submit(shutdown, |BufResult(res, _)| res.map(drop))
+    }
+
+    /// Off the worker (a test's stream outliving its `block_on`) there is
+    /// no ring to send on: the socket just closes.
+    fn linger(&self, rest: tramline_rt::completion::Linger<Self>) {
         let _ = compio::runtime::Runtime::try_with_current(move |rt| {
-            let mut stream = stream.take();
-            rt.spawn(async move {
-                let _ = compio::time::timeout(LINGER, async {
-                    let mut rest = &overflow[..];
-                    while !rest.is_empty() {
-                        let n = std::future::poll_fn(|cx| {
-                            AsyncWrite::poll_write(stream.as_mut(), cx, rest)
-                        })
-                        .await?;
-                        if n == 0 {
-                            break;
-                        }
-                        rest = &rest[n..];
-                    }
-                    stream.as_mut().close_now().await
-                })
-                .await;
-            })
-            .detach();
+            rt.spawn(compio::time::timeout(LINGER, rest)).detach();
         });
-    }
-}
-
-/// Flushes and shuts the write half down, for [`Stream`]'s drop.
-trait CloseNow {
-    fn close_now(self: Pin<&mut Self>) -> impl Future<Output = io::Result<()>>;
-}
-
-impl<S: Socket> CloseNow for AsyncStream<S> {
-    fn close_now(mut self: Pin<&mut Self>) -> impl Future<Output = io::Result<()>> {
-        std::future::poll_fn(move |cx| AsyncWrite::poll_close(self.as_mut(), cx))
-    }
-}
-
-/// A Unix domain socket stream accepted by [`Uring`].
-#[cfg(unix)]
-pub type UnixStream = Stream<compio::net::UnixStream>;
-
-impl<S: Socket> AsyncRead for Stream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        // A task that wrote during a send and now waits to read is woken
-        // when the send completes: what it wrote goes out then.
-        if let Poll::Ready(Err(e)) = self.drain_overflow(cx) {
-            return Poll::Ready(Err(e));
-        }
-        self.inner().poll_read(cx, buf)
-    }
-}
-
-impl<S: Socket> AsyncWrite for Stream<S> {
-    /// Buffers `buf`, then starts sending it.
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.write_with(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.write_with(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.drain_overflow(cx))?;
-        self.inner().poll_flush(cx)
-    }
-
-    /// Flushes, then shuts down the write half (sends FIN).
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.drain_overflow(cx))?;
-        self.inner().poll_close(cx)
     }
 }
 
@@ -536,7 +368,7 @@ impl<S: Socket> AsyncWrite for Stream<S> {
 pub struct TcpListener(SendWrapper<compio::net::TcpListener>);
 
 impl tramline_rt::Listener for TcpListener {
-    type Stream = Stream<compio::net::TcpStream>;
+    type Stream = Stream;
 
     /// # Cancel safety
     ///
@@ -550,7 +382,7 @@ impl tramline_rt::Listener for TcpListener {
             // A latency hint only: if the peer is already gone the first
             // read reports it, so this must not fail the accept loop.
             let _ = stream.set_nodelay(true);
-            Ok((Stream::new(stream), addr))
+            Ok((Socket::new(&stream), addr))
         })
     }
 
@@ -566,13 +398,13 @@ pub struct UnixListener(SendWrapper<compio::net::UnixListener>);
 
 #[cfg(unix)]
 impl tramline_rt::Listener for UnixListener {
-    type Stream = UnixStream;
+    type Stream = Stream;
 
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send {
         let listener = &*self.0;
         SendWrapper::new(async move {
             let (stream, _) = listener.accept().await?;
-            Ok((Stream::new(stream), tramline_rt::UNIX_PEER))
+            Ok((Socket::new(&stream), tramline_rt::UNIX_PEER))
         })
     }
 
@@ -589,7 +421,7 @@ mod tests {
     #[test]
     fn uring_echoes_over_loopback() {
         let stream = echoes_over_loopback(Uring::new(1));
-        assert!(stream.get_ref().nodelay().unwrap());
+        assert!(stream.get_ref().get_ref().tcp_nodelay().unwrap());
     }
 
     #[test]
