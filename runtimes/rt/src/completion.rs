@@ -5,7 +5,8 @@
 //! speaks futures-io, which lends a buffer only for one poll. [`Stream`]
 //! bridges the two with buffers it owns: one for reads (8 KiB), and two for
 //! writes, one the kernel is sending while the other takes what the engine
-//! writes meanwhile. An adapter implements [`Completion`] for its socket
+//! writes meanwhile (a write buffer that a big write grew past 16 KiB is
+//! freed once sent, so an idle connection holds little). An adapter implements [`Completion`] for its socket
 //! (three operations, each a nameable future) and gets a
 //! [`Runtime::Stream`](crate::Runtime::Stream).
 //!
@@ -41,6 +42,9 @@ pub const READ_BUFFER: usize = 8 * 1024;
 
 /// The most a stream takes from writes while a send is in flight.
 pub const WRITE_BUFFER: usize = 64 * 1024;
+
+/// The biggest write buffer a stream keeps for reuse once it is sent.
+const KEEP: usize = 16 * 1024;
 
 /// A completion-based socket: three operations that each own their buffer
 /// until the kernel is done with it.
@@ -231,18 +235,25 @@ impl<C: Completion> Writer<C> {
                     // A short send: its rest goes before what came after.
                     buf.drain(..n);
                     buf.append(&mut self.pending);
-                    self.spare = std::mem::replace(&mut self.pending, buf);
+                    let emptied = std::mem::replace(&mut self.pending, buf);
+                    self.keep(emptied);
                 }
-                Ok(_) => {
-                    buf.clear();
-                    self.spare = buf;
-                }
+                Ok(_) => self.keep(buf),
                 Err(e) => {
                     // The connection is broken: nothing more will go.
                     self.pending.clear();
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// Keeps an emptied buffer for the next send, unless a big write grew
+    /// it past [`KEEP`]: an idle connection holds at most that much.
+    fn keep(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= KEEP {
+            buf.clear();
+            self.spare = buf;
         }
     }
 
@@ -633,6 +644,23 @@ mod tests {
         assert!(!woken.0.load(Ordering::SeqCst));
         ready(flush(&mut s));
         assert_eq!(mock.sent(), b"response");
+    }
+
+    #[test]
+    fn a_big_write_leaves_no_big_buffer_behind() {
+        let mock = Mock::default();
+        let mut s = Stream::new(mock.clone());
+        assert_eq!(ready(write(&mut s, &[1; 100])), 100);
+        assert_eq!(ready(write(&mut s, &vec![2; WRITE_BUFFER])), WRITE_BUFFER);
+        ready(flush(&mut s));
+        assert_eq!(mock.sent().len(), 100 + WRITE_BUFFER);
+        let w = &s.write;
+        assert!(w.sending.is_none());
+        let held = w.pending.capacity() + w.spare.capacity();
+        assert!(held < WRITE_BUFFER, "{held}");
+        // A small one's buffer is kept for the next send.
+        ready(write(&mut s, b"small"));
+        assert!(s.write.spare.capacity() >= 5);
     }
 
     #[test]
