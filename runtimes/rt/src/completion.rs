@@ -597,6 +597,20 @@ mod tests {
         }
     }
 
+    /// A stream whose sends stay in flight until the test releases them.
+    fn held() -> (Mock, Stream<Mock>) {
+        let mock = Mock::default();
+        mock.0.borrow_mut().hold = true;
+        (mock.clone(), Stream::new(mock))
+    }
+
+    fn failed<T: std::fmt::Debug>(poll: Poll<io::Result<T>>) -> io::Error {
+        match poll {
+            Poll::Ready(Err(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn reads_come_from_one_receive_in_pieces_then_end() {
         let mock = Mock::default();
@@ -616,9 +630,7 @@ mod tests {
 
     #[test]
     fn writes_are_taken_at_once_and_go_in_order_behind_a_send_in_flight() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         assert_eq!(ready(write(&mut s, b"a")), 1);
         assert_eq!(ready(write(&mut s, b"bc")), 2);
         assert_eq!(ready(write(&mut s, b"d")), 1);
@@ -632,9 +644,7 @@ mod tests {
 
     #[test]
     fn a_send_that_nobody_waits_for_wakes_nobody() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         let (woken, waker) = flag();
         let mut wcx = Context::from_waker(&waker);
         assert_eq!(ready(Pin::new(&mut s).poll_write(&mut wcx, b"response")), 8);
@@ -675,9 +685,7 @@ mod tests {
 
     #[test]
     fn a_vectored_write_takes_every_slice_behind_a_send_in_flight() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         ready(write(&mut s, b"first"));
         let (a, b, c) = ([1; 127], [2; 6], [3; 24]);
         let bufs = [IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)];
@@ -693,9 +701,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_pends_until_its_send_completes_and_wakes_the_writer() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         let big = vec![7; WRITE_BUFFER + 100];
         // The first fills the buffer and is sent; the next fills it again.
         assert_eq!(ready(write(&mut s, &big)), WRITE_BUFFER);
@@ -712,9 +718,7 @@ mod tests {
 
     #[test]
     fn a_read_that_waits_sends_what_a_writer_left_and_wakes_it() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         let big = vec![7; WRITE_BUFFER];
         ready(write(&mut s, &big));
         ready(write(&mut s, &big));
@@ -741,9 +745,7 @@ mod tests {
 
     #[test]
     fn a_task_that_wrote_then_waits_to_read_gets_the_rest_sent() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         ready(write(&mut s, b"head"));
         ready(write(&mut s, b"body"));
         let (woken, waker) = flag();
@@ -758,9 +760,7 @@ mod tests {
 
     #[test]
     fn close_waits_for_every_send_then_shuts_down() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         ready(write(&mut s, b"ab"));
         ready(write(&mut s, b"cd"));
         let (woken, waker) = flag();
@@ -776,9 +776,7 @@ mod tests {
 
     #[test]
     fn a_dropped_stream_lingers_to_send_what_it_had() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         ready(write(&mut s, b"alert"));
         ready(write(&mut s, b"!"));
         drop(s);
@@ -802,17 +800,12 @@ mod tests {
 
     #[test]
     fn a_failed_send_is_reported_and_drops_what_was_pending() {
-        let mock = Mock::default();
-        mock.0.borrow_mut().hold = true;
-        let mut s = Stream::new(mock.clone());
+        let (mock, mut s) = held();
         ready(write(&mut s, b"a"));
         ready(write(&mut s, b"b"));
         mock.0.borrow_mut().fail = Some(io::ErrorKind::BrokenPipe);
         mock.release();
-        let err = match flush(&mut s) {
-            Poll::Ready(Err(e)) => e,
-            other => panic!("{other:?}"),
-        };
+        let err = failed(flush(&mut s));
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(mock.sent(), b"");
         // The next write submits again, and fails again.
@@ -824,10 +817,7 @@ mod tests {
         let mock = Mock::default();
         mock.0.borrow_mut().zero = true;
         let mut s = Stream::new(mock.clone());
-        let err = match write(&mut s, b"x") {
-            Poll::Ready(Err(e)) => e,
-            other => panic!("{other:?}"),
-        };
+        let err = failed(write(&mut s, b"x"));
         assert_eq!(err.kind(), io::ErrorKind::WriteZero);
         assert_eq!(ready(write(&mut s, b"")), 0);
     }
