@@ -27,41 +27,30 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
-mod body;
 #[doc = include_str!("../docs/deploying.md")]
 pub mod deploying {}
 #[doc = include_str!("../docs/migrating-from-axum.md")]
 pub mod migrating_from_axum {}
-mod error;
 pub mod extract;
 #[cfg(feature = "fs")]
 pub mod fs;
-mod handler;
 mod http1;
 #[cfg(feature = "http2")]
 mod http2;
-mod incoming;
-mod json;
+
 pub mod middleware;
-mod peer;
 pub mod prelude;
-mod proxy;
-mod recycle;
+mod proto;
 pub mod response;
 pub mod routing;
 pub mod rt;
 mod server;
-mod service;
-mod shutdown;
-mod signals;
 pub mod test;
 #[doc = include_str!("../docs/testing.md")]
 pub mod testing {}
 pub mod time;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub mod tls;
 pub mod upgrade;
+mod vocab;
 
 /// Checks a handler where it is written (feature `macros`), so a mistake is
 /// reported at the argument or return type that is wrong rather than at
@@ -139,7 +128,7 @@ pub mod __private {
     /// Compiles only if `T` can be a handler's last argument.
     pub fn last_argument<S, T, M>()
     where
-        T: crate::extract::FromRequest<S, M>,
+        T: crate::vocab::FromRequest<S, M>,
     {
     }
 
@@ -149,15 +138,14 @@ pub mod __private {
 #[cfg(feature = "ws")]
 pub mod ws;
 
-pub use body::Body;
-pub use error::{BodyError, BoxError};
-pub use extract::Request;
-pub use handler::Handler;
-pub use json::Json;
-pub use proxy::{InvalidProxy, TrustedProxies};
-pub use response::{Error, Response};
-pub use routing::Router;
+pub use extract::Json;
+pub use proto::proxy::{InvalidProxy, TrustedProxies};
+pub use routing::{Handler, Router};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use server::tls;
 pub use server::{Server, ServerHandle};
+pub use vocab::{Body, BodyError, BoxError, Error, Request, Response};
 
 /// The `http` crate, whose types tramline's requests and responses use.
 pub use http;
@@ -166,9 +154,8 @@ pub use http;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::http1::fuzz::{
-        connection, decode_chunked, parse_request, parse_request_in_pieces,
-    };
+    pub use crate::http1::fuzz::{decode_chunked, parse_request, parse_request_in_pieces};
+    pub use crate::server::fuzz::connection;
 }
 
 #[cfg(doctest)]

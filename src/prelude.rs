@@ -21,4 +21,7 @@ pub use crate::extract::{ConnectInfo, Form, FromRef, Json, Path, Query, State};
 pub use crate::middleware::{Next, from_fn};
 pub use crate::response::{Html, IntoResponse, Redirect, Response};
 pub use crate::routing::{any, delete, get, patch, post, put};
-pub use crate::{Body, Error, Request, Router, Server};
+pub use crate::{
+    Router, Server,
+    vocab::{Body, Error, Request},
+};

@@ -52,14 +52,14 @@ type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A timer application code can use: the serving runtime's, or the test
 /// client's.
-pub(crate) trait Timer: Send + Sync + 'static {
+pub(crate) trait DynTimer: Send + Sync + 'static {
     fn sleep(&self, duration: Duration) -> SleepFuture;
 }
 
-/// A runtime as a [`Timer`].
+/// A runtime as a [`DynTimer`].
 struct RuntimeTimer<R>(R);
 
-impl<R: Runtime> Timer for RuntimeTimer<R> {
+impl<R: Runtime> DynTimer for RuntimeTimer<R> {
     fn sleep(&self, duration: Duration) -> SleepFuture {
         Box::pin(self.0.sleep(duration))
     }
@@ -67,14 +67,14 @@ impl<R: Runtime> Timer for RuntimeTimer<R> {
 
 /// The timer a server hands to the threads that poll its connections.
 #[derive(Clone)]
-pub(crate) struct Clock(Arc<dyn Timer>);
+pub(crate) struct AppTimer(Arc<dyn DynTimer>);
 
-impl Clock {
+impl AppTimer {
     pub(crate) fn of<R: Runtime>(runtime: R) -> Self {
         Self(Arc::new(RuntimeTimer(runtime)))
     }
 
-    pub(crate) fn new(timer: impl Timer) -> Self {
+    pub(crate) fn new(timer: impl DynTimer) -> Self {
         Self(Arc::new(timer))
     }
 
@@ -100,39 +100,39 @@ impl Clock {
 /// runtime, for whatever executor drives the test.
 struct TestTimer;
 
-impl Timer for TestTimer {
+impl DynTimer for TestTimer {
     fn sleep(&self, duration: Duration) -> SleepFuture {
         Box::pin(futures_timer::Delay::new(duration))
     }
 }
 
 /// The clock [`TestClient`](crate::test::TestClient) runs its requests on.
-pub(crate) fn test_clock() -> Clock {
-    static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
-    CLOCK.get_or_init(|| Clock::new(TestTimer)).clone()
+pub(crate) fn test_timer() -> AppTimer {
+    static CLOCK: std::sync::OnceLock<AppTimer> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(|| AppTimer::new(TestTimer)).clone()
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Clock>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<AppTimer>> = const { RefCell::new(None) };
 }
 
 pin_project_lite::pin_project! {
     /// The future `inner`, with `clock` as the timer on every thread that
     /// polls it.
-    pub(crate) struct WithClock<F> {
-        clock: Clock,
+    pub(crate) struct WithTimer<F> {
+        clock: AppTimer,
         #[pin]
         inner: F,
     }
 }
 
-impl<F> WithClock<F> {
-    pub(crate) fn new(clock: Clock, inner: F) -> Self {
+impl<F> WithTimer<F> {
+    pub(crate) fn new(clock: AppTimer, inner: F) -> Self {
         Self { clock, inner }
     }
 }
 
-impl<F: Future> Future for WithClock<F> {
+impl<F: Future> Future for WithTimer<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
@@ -293,7 +293,7 @@ mod tests {
     /// A timer that counts its sleeps and completes each at once.
     struct Instant0(std::sync::atomic::AtomicUsize);
 
-    impl Timer for Arc<Instant0> {
+    impl DynTimer for Arc<Instant0> {
         fn sleep(&self, _: Duration) -> SleepFuture {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Box::pin(std::future::ready(()))
@@ -318,8 +318,8 @@ mod tests {
     fn the_thread_s_clock_serves_sleep_timeout_and_interval() {
         std::thread::spawn(|| {
             let counter = Arc::new(Instant0(Default::default()));
-            let clock = Clock::new(counter.clone());
-            let run = WithClock::new(clock, async {
+            let clock = AppTimer::new(counter.clone());
+            let run = WithTimer::new(clock, async {
                 sleep(Duration::from_secs(3600)).await;
                 let never = std::future::pending::<()>();
                 assert_eq!(

@@ -55,11 +55,11 @@ impl<S> FromRequest<S> for String {
 /// ```
 #[derive(Debug)]
 pub struct BytesRejection {
-    source: crate::BodyError,
+    source: crate::vocab::BodyError,
 }
 
 impl BytesRejection {
-    pub(crate) fn new(source: crate::BodyError) -> Self {
+    pub(crate) fn new(source: crate::vocab::BodyError) -> Self {
         Self { source }
     }
 
@@ -164,7 +164,7 @@ composite_rejection!(StringRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
 
     fn request(body: impl Into<Body>) -> Request {

@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::FromRequestParts;
-use crate::response::{IntoResponse, Response};
+use crate::vocab::{IntoResponse, Response};
 
 /// Extracts the address of the peer the request came from.
 ///
@@ -50,7 +50,7 @@ impl<S: Sync> FromRequestParts<S> for ConnectInfo<SocketAddr> {
         _state: &S,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         ready(
-            crate::peer::current()
+            crate::vocab::peer::current()
                 .map(ConnectInfo)
                 .ok_or(MissingConnectInfo),
         )
@@ -105,7 +105,10 @@ mod tests {
     #[test]
     fn reads_the_peer_the_engine_set() {
         let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
-        assert_eq!(crate::peer::enter(peer, extract), Ok(ConnectInfo(peer)));
+        assert_eq!(
+            crate::vocab::peer::enter(peer, extract),
+            Ok(ConnectInfo(peer))
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 
 use super::FromRequestParts;
-use crate::response::{IntoResponse, Response};
+use crate::vocab::{IntoResponse, Response};
 
 pub use cookie::{Cookie, SameSite};
 

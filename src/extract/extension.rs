@@ -9,9 +9,9 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::FromRequestParts;
-use crate::Request;
 use crate::middleware::{Middleware, Next};
-use crate::response::{IntoResponse, Response};
+use crate::vocab::Request;
+use crate::vocab::{IntoResponse, Response};
 
 /// A value carried in the request's extensions.
 ///

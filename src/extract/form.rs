@@ -12,7 +12,7 @@ use super::rejection::{
     BytesRejection, composite_rejection, from_urlencoded, rejection_impls, unit_rejection,
 };
 use super::{FromRequest, Request};
-use crate::response::{IntoResponse, Response, plain_text};
+use crate::vocab::response::{IntoResponse, Response, plain_text};
 
 const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
 
@@ -205,7 +205,7 @@ composite_rejection!(FormRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
     use serde::Deserialize;
 

@@ -8,9 +8,9 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::FromRequestParts;
-use crate::response::{IntoResponse, Response};
 use crate::routing::params::PathParams;
 use crate::routing::{Pattern, Unmatched};
+use crate::vocab::{IntoResponse, Response};
 
 /// Extracts the pattern of the route the request matched, as it was
 /// registered (`/users/{id}`, not `/users/42`): the label metrics and

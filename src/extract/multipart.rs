@@ -12,8 +12,8 @@ use http::StatusCode;
 use http::header::{self, HeaderMap};
 
 use super::{FromRequest, Request};
-use crate::response::{IntoResponse, Response, plain_text};
-use crate::{Body, BodyError, BoxError};
+use crate::vocab::response::{IntoResponse, Response, plain_text};
+use crate::vocab::{Body, BodyError, BoxError};
 
 /// How many fields a form may have unless [`Multipart::max_fields`] says
 /// otherwise.

@@ -12,6 +12,7 @@ pub use super::body::{BytesRejection, InvalidUtf8, StringRejection};
 pub use super::connect_info::MissingConnectInfo;
 pub use super::extension::MissingExtension;
 pub use super::form::{FormRejection, InvalidFormBody, MissingFormContentType};
+pub use super::json::{JsonDataError, JsonRejection, JsonSyntaxError, MissingJsonContentType};
 pub use super::matched_path::NoMatchedPath;
 #[cfg(feature = "multipart")]
 #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
@@ -21,7 +22,10 @@ pub use super::query::QueryRejection;
 #[cfg(feature = "typed-header")]
 #[cfg_attr(docsrs, doc(cfg(feature = "typed-header")))]
 pub use super::typed_header::TypedHeaderRejection;
-pub use crate::json::{JsonDataError, JsonRejection, JsonSyntaxError, MissingJsonContentType};
+
+use http::StatusCode;
+
+use crate::vocab::{BoxError, Error};
 
 // The macros below are shared by the extractors' modules; their paths are
 // absolute so that a module using them needs no imports for their sake.
@@ -43,15 +47,15 @@ macro_rules! rejection_impls {
             }
         }
 
-        impl $crate::response::IntoResponse for $ty {
-            fn into_response(self) -> $crate::response::Response {
+        impl $crate::vocab::IntoResponse for $ty {
+            fn into_response(self) -> $crate::vocab::Response {
                 let status = self.status();
                 if status.is_server_error() {
                     // A server-side rejection means the route and the
                     // handler disagree; the client cannot fix it.
                     tracing::error!(rejection = %self, "extractor rejected a request");
                 }
-                $crate::response::plain_text(status, self.body_text())
+                $crate::vocab::response::plain_text(status, self.body_text())
             }
         }
     };
@@ -160,12 +164,73 @@ pub(crate) fn from_urlencoded<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Sorts a boxed error into a status and a message: a body error by its
+/// kind, an extractor rejection by its own status and text, a parse error
+/// as `400`, anything else as `500`. It lives beside the rejections it
+/// recognises, so that [`Error`] itself names nothing above the
+/// vocabulary.
+fn classify(error: BoxError) -> Error {
+    let error = match error.downcast::<crate::vocab::BodyError>() {
+        Ok(body) if body.is_too_large() => {
+            return Error::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                .with_source(body);
+        }
+        Ok(body) => {
+            return Error::new(StatusCode::BAD_REQUEST, "failed to read the request body")
+                .with_source(body);
+        }
+        Err(other) => other,
+    };
+    macro_rules! rejections {
+        ($($ty:ty),*) => {
+            $(
+                if let Some(r) = error.downcast_ref::<$ty>() {
+                    return Error::new(r.status(), r.body_text());
+                }
+            )*
+        };
+    }
+    rejections!(
+        PathRejection,
+        QueryRejection,
+        JsonRejection,
+        FormRejection,
+        BytesRejection,
+        StringRejection,
+        InvalidUtf8
+    );
+    macro_rules! bad_input {
+        ($($ty:ty),*) => {
+            if $(error.is::<$ty>())||* {
+                return Error::new(StatusCode::BAD_REQUEST, format!("invalid input: {error}"));
+            }
+        };
+    }
+    bad_input!(
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::str::ParseBoolError,
+        std::str::Utf8Error,
+        std::string::FromUtf8Error
+    );
+    Error::internal(error)
+}
+
+impl<E> From<E> for Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        classify(Box::new(error))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use futures_lite::future::block_on;
     use http::StatusCode;
 
-    use crate::response::Response;
+    use crate::vocab::Response;
 
     /// Returns a rejection response's status, content type and body.
     pub(crate) fn response_text(res: Response) -> (StatusCode, String, String) {

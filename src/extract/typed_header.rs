@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::FromRequestParts;
-use crate::response::{IntoResponse, Response};
+use crate::vocab::{IntoResponse, Response};
 
 pub use headers;
 

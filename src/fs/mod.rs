@@ -53,9 +53,9 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use crate::handler::Handler;
-use crate::response::plain_text;
-use crate::{Request, Response};
+use crate::routing::handler::Handler;
+use crate::vocab::response::plain_text;
+use crate::vocab::{Request, Response};
 use encoding::Encoding;
 use serve::{Lookup, Options};
 
@@ -403,7 +403,7 @@ pub fn __fuzz_path(input: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
+    use crate::vocab::Body;
     use futures_lite::StreamExt;
     use futures_lite::future::block_on;
     use http::header::CONTENT_LENGTH;

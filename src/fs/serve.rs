@@ -16,8 +16,8 @@ use http::{Method, StatusCode};
 use super::encoding::{self, Encoding};
 use super::path::SafePath;
 use super::range::{self, Ranges};
-use crate::response::plain_text;
-use crate::{Body, Response};
+use crate::vocab::response::plain_text;
+use crate::vocab::{Body, Response};
 
 /// Bytes read from a file per body chunk: what a streamed file holds in
 /// memory at once (plus as much again read ahead by the blocking pool).

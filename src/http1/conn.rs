@@ -6,160 +6,122 @@
 //! response in [`super::dispatch`].
 
 use std::io;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
-use std::pin::{Pin, pin};
-use std::sync::Arc;
+use std::pin::pin;
 use std::task::Poll;
 use std::time::Instant;
 
-use futures_lite::{AsyncRead, AsyncWrite, FutureExt, future};
-use http::{Method, StatusCode, Version};
+use futures_lite::{AsyncRead, AsyncWrite, future};
+use http::{Method, Version};
 
-use super::clock::Clock;
 use super::decode::{self, BodyEnd};
-use super::dispatch::{self, Rest, call, plain_response};
+use super::dispatch::{self, Exchange, Rest};
 use super::io::Io;
 use super::parse::{Head, HeaderSpan};
 use super::pool::SCRATCH;
 use super::scan::HeadScan;
-use super::{Config, Reject, Timer};
-use crate::body::Inner;
-use crate::service::Service;
-use crate::shutdown::{Ask, Signal, Slot};
-use crate::{Body, Request, Response};
+#[cfg(feature = "http2")]
+use crate::proto::H2_PREFACE_HEAD;
+use crate::proto::call::{Answer, Then, call, echoed, plain_response, settle};
+use crate::proto::clock::Clock;
+use crate::proto::shutdown::Ask;
+use crate::proto::upgrade::{Callback, CanUpgrade, Upgraded};
+use crate::proto::{Config, Connection, Reject, Timer};
+use crate::vocab::Request;
+use crate::vocab::body::Inner;
+use crate::vocab::service::Service;
+
+/// [`Exit::Closed`], for a `?`-less close that succeeded.
+fn closed((): ()) -> Exit {
+    Exit::Closed
+}
 
 /// Pending output is flushed once it grows past this, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
 /// Most bytes read and dropped while lingering after an error response.
 const LINGER_BYTES: usize = 64 * 1024;
 
+/// How an HTTP/1.1 connection ended, for the protocol layer above the
+/// engines to act on.
+pub(crate) enum Outcome {
+    /// Done: closed by either side, timed out, broken, or refused.
+    Closed,
+    /// A `101` went out: the stream, with the bytes the client sent past
+    /// the request head, belongs to the upgrade's function now.
+    Upgrade(Upgraded, Callback),
+    /// The connection opened with the HTTP/2 preface (prior knowledge): the
+    /// stream, with every byte read so far, the preface included, is for
+    /// the HTTP/2 engine.
+    Preface(Upgraded),
+}
+
 /// Serves HTTP/1.1 on `io` until the peer closes, an error occurs, a timeout
-/// expires, or the server shuts down.
-///
-/// `slot` is the connection's place in the server's table (see
-/// [`crate::shutdown`]): the connection marks itself idle there between
-/// requests, and reads there whether the server asks it to close.
-///
-/// The future is boxed: one allocation per connection, of its exact size.
-/// Unboxed, it would be copied into the state of every async block that
-/// wraps it on the way to the executor (each keeps room for it both as a
-/// captured value and as the future it awaits), and an idle connection's
-/// memory is mostly this future.
-pub(crate) fn serve_connection<T, S, I>(
-    io: I,
-    peer: SocketAddr,
-    service: Arc<S>,
-    timer: T,
-    config: Arc<Config>,
-    signal: Arc<Signal>,
-    slot: &Slot,
-) -> Pin<Box<impl Future<Output = ()>>>
+/// expires, the server shuts down, or the connection leaves HTTP/1.1 (an
+/// upgrade, or the HTTP/2 preface), and says which.
+pub(crate) async fn serve<T, S, I>(io: I, conn: &Connection<'_, T, S>) -> Outcome
 where
     T: Timer,
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    Box::pin(connection(io, peer, service, timer, config, signal, slot))
-}
-
-async fn connection<T, S, I>(
-    io: I,
-    peer: SocketAddr,
-    service: Arc<S>,
-    timer: T,
-    config: Arc<Config>,
-    signal: Arc<Signal>,
-    slot: &Slot,
-) where
-    T: Timer,
-    S: Service,
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let sleep = pin!(timer.sleep(config.idle_timeout));
-    let mut clock = Clock::new(&timer, sleep, config.idle_timeout);
+    let config = &*conn.config;
+    let sleep = pin!(conn.timer.sleep(config.idle_timeout));
+    let mut clock = Clock::new(&conn.timer, sleep, config.idle_timeout, config);
     // No buffers yet: the connection takes them from the pool when its
     // first bytes arrive.
-    let mut conn = Conn {
+    let mut h1 = Conn {
         io: Io::new(io),
         scan: HeadScan::default(),
         spans: Vec::new(),
-        upgrade: None,
-        #[cfg(feature = "http2")]
-        http2: false,
     };
-    let ctx = Ctx {
-        service: &*service,
-        peer,
-        config: &config,
-        signal: &signal,
-        slot,
-    };
-    if let Err(e) = conn.run(&ctx, &mut clock).await {
-        tracing::debug!(error = %e, %peer, "connection closed with an error");
-        return;
-    }
-    #[cfg(feature = "http2")]
-    if conn.http2 {
-        // The h2c preface, with prior knowledge: the HTTP/2 engine takes
-        // the connection and the bytes read so far, the preface included.
-        let io = conn.io.hand_over();
-        crate::http2::serve_connection(io, peer, service, timer, config, signal, slot).await;
-        return;
-    }
-    if let Some(callback) = conn.upgrade.take() {
+    match h1.run(conn, &mut clock).await {
+        Ok(Exit::Closed) => Outcome::Closed,
         // The connection is the upgrade's now: no more HTTP timeouts, and
         // it stays busy (not idle) for the server until the upgrade ends.
-        let upgraded = conn.io.hand_over().with_signal(signal.clone());
-        let run = AssertUnwindSafe(callback(upgraded)).catch_unwind();
-        if let Err(payload) = run.await {
-            tracing::error!(
-                panic = %dispatch::panic_message(&*payload),
-                %peer,
-                "upgrade handler panicked; connection closed"
-            );
+        Ok(Exit::Upgrade(callback)) => {
+            Outcome::Upgrade(h1.io.hand_over().with_signal(conn.signal.clone()), callback)
+        }
+        Ok(Exit::Preface) => Outcome::Preface(h1.io.hand_over()),
+        Err(e) => {
+            tracing::debug!(error = %e, peer = %conn.peer, "connection closed with an error");
+            Outcome::Closed
         }
     }
 }
 
-/// What a connection needs from its server, borrowed for its lifetime.
-struct Ctx<'a, S> {
-    service: &'a S,
-    peer: SocketAddr,
-    config: &'a Config,
-    signal: &'a Signal,
-    slot: &'a Slot,
+/// Why [`Conn::run`] returned.
+enum Exit {
+    Closed,
+    Upgrade(Callback),
+    Preface,
 }
 
-impl<S> Ctx<'_, S> {
-    /// Whether the connection may carry another request after this one: not
-    /// once a shutdown has begun or the server asked it to make room.
-    fn may_persist(&self) -> bool {
-        !self.signal.is_triggered() && self.slot.ask() == Ask::Nothing
-    }
+/// Where the connection stands between two requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// No byte of the next head yet: the idle timeout runs.
+    Idle,
+    /// Part of a head is in: the header timeout runs, from its first byte.
+    Head,
 }
 
+/// The HTTP/1.1 state of one connection.
 struct Conn<I> {
     /// The stream, and the buffers read into and written from.
     io: Io<I>,
     /// How far the head at the front of `io.read_buf` has been scanned.
     scan: HeadScan,
     spans: Vec<HeaderSpan>,
-    /// Set when a `101` was written: what takes the connection.
-    upgrade: Option<crate::upgrade::Callback>,
-    /// Set when the connection opened with the HTTP/2 preface.
-    #[cfg(feature = "http2")]
-    http2: bool,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn run<T: Timer, S: Service>(
         &mut self,
-        ctx: &Ctx<'_, S>,
+        ctx: &Connection<'_, T, S>,
         clock: &mut Clock<'_, T>,
-    ) -> io::Result<()> {
-        let config = ctx.config;
-        let mut head_started = false;
+    ) -> io::Result<Exit> {
+        let config = clock.config;
+        let mut reading = Reading::Idle;
+        // No request served yet: the HTTP/2 preface may still open it.
         #[cfg(feature = "http2")]
         let mut first = true;
         loop {
@@ -177,25 +139,24 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                         #[cfg(feature = "http2")]
                         if first
                             && reject == Reject::VERSION
-                            && self.io.read_buf.starts_with(crate::http2::PREFACE_HEAD)
+                            && self.io.read_buf.starts_with(H2_PREFACE_HEAD)
                         {
-                            self.http2 = true;
-                            return Ok(());
+                            return Ok(Exit::Preface);
                         }
-                        return self.reject(reject, clock, config).await;
+                        return self.reject(reject, clock).await.map(closed);
                     }
                     // The batch of complete requests is answered: send it
                     // before waiting for more.
-                    self.io.flush(clock, config).await?;
+                    self.io.flush(clock).await?;
                     let read = if self.io.read_buf.is_empty() {
-                        head_started = false;
+                        reading = Reading::Idle;
                         match self.wait_idle(ctx, clock).await {
                             Some(read) => read,
-                            None => return self.io.close(clock, config).await,
+                            None => return self.io.close(clock).await.map(closed),
                         }
                     } else {
-                        if !head_started {
-                            head_started = true;
+                        if reading == Reading::Idle {
+                            reading = Reading::Head;
                             clock.start(config.header_timeout);
                         }
                         match clock.limit(self.io.fill(SCRATCH)).await {
@@ -209,7 +170,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                                 let reject = self
                                     .verdict_on_partial(config)
                                     .unwrap_or(Reject::HEAD_TIMEOUT);
-                                return self.reject(reject, clock, config).await;
+                                return self.reject(reject, clock).await.map(closed);
                             }
                         }
                     };
@@ -218,14 +179,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                         // the client has given up on it, unless it is
                         // already wrong: that is answered.
                         return match self.verdict_on_partial(config) {
-                            Some(reject) => self.reject(reject, clock, config).await,
-                            None => Ok(()),
+                            Some(reject) => self.reject(reject, clock).await.map(closed),
+                            None => Ok(Exit::Closed),
                         };
                     }
                     continue;
                 }
             };
-            head_started = false;
+            reading = Reading::Idle;
             #[cfg(feature = "http2")]
             {
                 first = false;
@@ -235,7 +196,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // loop's scope would keep its room in the connection's future
             // across every later wait, and that future is allocated once, at
             // its largest, and kept while the connection idles.
-            let (req, peer, is_head, version, keep_alive, can_upgrade, mut reader) = {
+            let (req, peer, exchange, can_upgrade, mut reader) = {
                 let Head {
                     method,
                     uri,
@@ -246,7 +207,11 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     expect_continue,
                     upgrade,
                 } = head;
-                let is_head = method == Method::HEAD;
+                let exchange = Exchange {
+                    is_head: method == Method::HEAD,
+                    version,
+                    keep_alive: keep_alive && ctx.may_persist(),
+                };
                 let (body, reader) =
                     decode::request_body(&mut self.io.read_buf, body, expect_continue, config);
                 let mut req = Request::new(body);
@@ -262,118 +227,67 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 // length check, when none is configured.
                 let peer = config.trusted_proxies.client(ctx.peer, req.headers());
                 if upgrade {
-                    req.extensions_mut().insert(crate::upgrade::CanUpgrade);
+                    req.extensions_mut().insert(CanUpgrade);
                 }
-                (req, peer, is_head, version, keep_alive, upgrade, reader)
+                (req, peer, exchange, upgrade, reader)
             };
-            let mut keep_alive = keep_alive && ctx.may_persist();
+            let mut exchange = exchange;
             // The app's future is built where it is awaited, so it takes its
             // room once. With a body to pump beside it, it goes on the heap:
             // the connection's future is sized for the common case.
-            let response = match &mut reader {
-                None => call(ctx.service, req, peer).await,
+            let called = match &mut reader {
+                None => call(&*ctx.service, req, peer).await,
                 Some(reader) => {
-                    let called = call(ctx.service, req, peer);
-                    Box::pin(reader.pump_while(&mut self.io, clock, config, called)).await
+                    let called = call(&*ctx.service, req, peer);
+                    Box::pin(reader.pump_while(&mut self.io, clock, called)).await
                 }
             };
-            let mut response = match response {
-                Ok(response) => response,
-                Err(message) => {
-                    tracing::error!(panic = %message, peer = %ctx.peer, "handler panicked; answering 500");
-                    keep_alive = false;
-                    plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-                }
-            };
-
-            if response.status().is_informational() {
-                // A `101` the request asked for, with the function that
-                // takes the connection: written, then the connection is
-                // handed over (see `connection`). Any other 1xx cannot end
-                // an exchange (RFC 9110 §15.2), so the handler is wrong.
-                let callback = crate::upgrade::take_callback(&mut response);
-                match callback {
-                    Some(callback)
-                        if can_upgrade && response.status() == StatusCode::SWITCHING_PROTOCOLS =>
-                    {
-                        dispatch::respond(
-                            &mut self.io,
-                            response,
-                            false,
-                            version,
-                            true,
-                            clock,
-                            config,
-                        )
-                        .await?;
-                        self.io.flush(clock, config).await?;
-                        self.upgrade = Some(callback);
-                        return Ok(());
-                    }
-                    _ => {
-                        tracing::error!(
-                            status = %response.status(),
-                            peer = %ctx.peer,
-                            "handler answered 1xx without an upgrade the request offered; answering 500"
-                        );
-                        response = plain_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "internal server error",
-                        );
-                    }
-                }
+            let Answer {
+                mut response,
+                then,
+                upgrade,
+            } = settle(called, can_upgrade, ctx.peer);
+            if let Some(callback) = upgrade {
+                // Written, then the connection is handed over (see `serve`).
+                exchange.is_head = false;
+                exchange.keep_alive = true;
+                dispatch::respond(&mut self.io, response, exchange, clock).await?;
+                self.io.flush(clock).await?;
+                return Ok(Exit::Upgrade(callback));
             }
-
-            // RFC 9110 §15.5.14: after 413 the server may close so the client
-            // stops sending; always doing so keeps the verdict the same
-            // whether or not the rest of the body happened to arrive already.
-            // The client may still be sending the rest of that body, so the
-            // close lingers.
-            let mut body_unread = false;
-            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                keep_alive = false;
-                body_unread = true;
-            }
+            // The client may still be sending the rest of a body nobody
+            // reads: a close then lingers.
+            let mut body_unread = then == Then::CloseLingering;
+            exchange.keep_alive &= then == Then::Continue;
 
             if let Some(reader) = &mut reader {
                 // A handler that answers with its own request body (an echo)
                 // needs the pump running while that body is read.
                 if matches!(response.body().inner_ref(), Inner::Incoming(_)) {
                     let (parts, body) = response.into_parts();
-                    let collected = reader
-                        .pump_while(&mut self.io, clock, config, body.collect())
-                        .await;
-                    response = match collected {
-                        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
-                        Err(e) if e.is_too_large() => {
-                            plain_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-                        }
-                        Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
-                    };
+                    let collected = reader.pump_while(&mut self.io, clock, body.collect()).await;
+                    response = echoed(parts, collected);
                 }
                 match reader.finish_body(&mut self.io, clock).await? {
                     BodyEnd::Complete => {}
                     BodyEnd::Unread => {
-                        keep_alive = false;
+                        exchange.keep_alive = false;
                         body_unread = true;
                     }
-                    BodyEnd::Malformed(reject) => return self.reject(reject, clock, config).await,
-                    BodyEnd::Broken => return Ok(()),
+                    BodyEnd::Malformed(reject) => {
+                        return self.reject(reject, clock).await.map(closed);
+                    }
+                    BodyEnd::Broken => return Ok(Exit::Closed),
                 }
             }
 
             // Asked again after the handler: a shutdown that began while it
             // ran still gets `Connection: close` on this response.
-            let keep_alive = keep_alive && ctx.may_persist();
-            let (keep_alive, rest) = dispatch::encode_response(
-                &mut self.io.write_buf,
-                response,
-                is_head,
-                version,
-                keep_alive,
-            );
+            exchange.keep_alive &= ctx.may_persist();
+            let (keep_alive, rest) =
+                dispatch::encode_response(&mut self.io.write_buf, response, exchange);
             if !matches!(rest, Rest::Queued) {
-                dispatch::send_rest(&mut self.io, rest, clock, config).await?;
+                dispatch::send_rest(&mut self.io, rest, clock).await?;
             }
             if !keep_alive {
                 // RFC 9112 §9.6: nothing after a close is processed, pipelined
@@ -381,12 +295,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 // not read, or requests after this one) must first get to
                 // read the response.
                 if body_unread || !self.io.read_buf.is_empty() {
-                    return self.close_lingering(clock, config).await;
+                    return self.close_lingering(clock).await.map(closed);
                 }
-                return self.io.close(clock, config).await;
+                return self.io.close(clock).await.map(closed);
             }
             if self.io.write_buf.len() >= FLUSH_AT {
-                self.io.flush(clock, config).await?;
+                self.io.flush(clock).await?;
             }
         }
     }
@@ -400,10 +314,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// still answered (with `Connection: close`) rather than lost.
     async fn wait_idle<T: Timer, S>(
         &mut self,
-        ctx: &Ctx<'_, S>,
+        ctx: &Connection<'_, T, S>,
         clock: &mut Clock<'_, T>,
     ) -> Option<io::Result<usize>> {
-        let config = ctx.config;
+        let config = clock.config;
         loop {
             let draining = ctx.signal.triggered_at();
             let deadline = match draining {
@@ -473,21 +387,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         &mut self,
         reject: Reject,
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) -> io::Result<()> {
         tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting request");
         let response = plain_response(reject.status, reject.reason);
-        dispatch::respond(
-            &mut self.io,
-            response,
-            false,
-            Version::HTTP_11,
-            false,
-            clock,
-            config,
-        )
-        .await?;
-        self.close_lingering(clock, config).await
+        let exchange = Exchange {
+            is_head: false,
+            version: Version::HTTP_11,
+            keep_alive: false,
+        };
+        dispatch::respond(&mut self.io, response, exchange, clock).await?;
+        self.close_lingering(clock).await
     }
 
     /// Closes the connection while the client may still be sending.
@@ -495,12 +404,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// Linger: read and drop what the client is still sending for a short
     /// while, so closing with unread data does not reset the connection
     /// before the client has read the response.
-    async fn close_lingering<T: Timer>(
-        &mut self,
-        clock: &mut Clock<'_, T>,
-        config: &Config,
-    ) -> io::Result<()> {
-        self.io.close(clock, config).await?;
+    async fn close_lingering<T: Timer>(&mut self, clock: &mut Clock<'_, T>) -> io::Result<()> {
+        self.io.close(clock).await?;
         // The bytes land in the thread's scratch array, lent per poll (see
         // `Io::poll_discard`), so the connection's future holds no array of
         // its own for this.
@@ -516,7 +421,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             }
             Poll::Ready(())
         });
-        clock.start(config.linger);
+        clock.start(clock.config.linger);
         clock.limit(drain).await;
         Ok(())
     }
@@ -525,9 +430,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Router;
-    use crate::http1::NoTimer;
-    use crate::routing::get;
 
     /// The request's default URI and header map are forgotten, not
     /// dropped, when the parsed ones replace them: that is only sound while
@@ -538,31 +440,5 @@ mod tests {
         assert_eq!(req.headers().capacity(), 0);
         // http builds the default URI with `Uri::from_static("/")`.
         assert_eq!(*req.uri(), http::Uri::from_static("/"));
-    }
-
-    /// An idle connection's memory is mostly its future: keep large arrays
-    /// and buffers out of it.
-    #[test]
-    fn the_connection_future_is_small() {
-        let signal = Arc::new(Signal::default());
-        let open = signal.open_connection();
-        let service = Arc::new(Router::new().route("/", get(|| async { "ok" })));
-        let io = futures_lite::io::Cursor::new(Vec::new());
-        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
-        let fut = serve_connection(
-            io,
-            peer,
-            service,
-            NoTimer,
-            Arc::new(Config::default()),
-            signal.clone(),
-            open.slot(),
-        );
-        let size = std::mem::size_of_val(&*fut);
-        eprintln!("serve_connection future: {size} bytes");
-        // 5,128 bytes before the head, the request and the parse result
-        // stopped being kept across waits (and 4 KiB more with the linger
-        // array); 2,440 after. The app's own future is most of the rest.
-        assert!(size <= 2600, "serve_connection future is {size} bytes");
     }
 }

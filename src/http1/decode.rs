@@ -13,13 +13,14 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncWrite, future};
 
-use super::clock::{Budget, Clock};
 use super::io::Io;
+use super::is_tchar;
 use super::parse::BodyLength;
 use super::pool::BUF_SIZE;
-use super::{Config, Reject, Timer, is_tchar};
-use crate::Body;
-use crate::incoming::{self, Pump};
+use crate::proto::clock::{Budget, Clock};
+use crate::proto::{Config, Reject, Timer};
+use crate::vocab::Body;
+use crate::vocab::incoming::{self, Pump};
 
 /// Most bytes asked of one read.
 const MAX_READ: usize = 64 * 1024;
@@ -360,7 +361,6 @@ impl BodyReader {
         &mut self,
         io: &mut Io<I>,
         clock: &mut Clock<'_, T>,
-        config: &Config,
         f: F,
     ) -> F::Output
     where
@@ -369,7 +369,7 @@ impl BodyReader {
         F: Future,
     {
         let pumping = async {
-            self.pump(io, clock, config).await;
+            self.pump(io, clock).await;
             pending().await
         };
         future::or(f, pumping).await
@@ -381,7 +381,6 @@ impl BodyReader {
         &mut self,
         io: &mut Io<I>,
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) {
         while self.end.is_none() {
             if !self.pump.demand().await {
@@ -392,7 +391,7 @@ impl BodyReader {
                 self.continued = true;
                 io.write_buf
                     .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                if io.flush(clock, config).await.is_err() {
+                if io.flush(clock).await.is_err() {
                     self.pump.finish(Err("connection error"));
                     self.end = Some(BodyEnd::Broken);
                     return;

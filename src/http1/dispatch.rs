@@ -1,114 +1,38 @@
-//! Calling the app and writing its response: the app runs with the peer
-//! address set and a panic caught, and what it answers is encoded into the
-//! write buffer, or sent on its own when it is large or streamed.
+//! Writing the app's response: encoded into the write buffer, or sent on
+//! its own when it is large or streamed.
 
 use std::io;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{StatusCode, Version};
+use http::Version;
+use http::header::{self, HeaderMap};
 
-use super::Config;
-use super::Timer;
-use super::clock::Clock;
 use super::encode::{self, Persist};
 use super::io::Io;
-use crate::body::Inner;
-use crate::service::Service;
-use crate::{Body, BoxError, Request, Response};
+use crate::proto::Timer;
+use crate::proto::call::panic_message;
+use crate::proto::clock::Clock;
+use crate::vocab::body::Inner;
+use crate::vocab::{BoxError, Response};
+
+/// What the response to one request depends on in the request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Exchange {
+    /// The request was a `HEAD`: the response goes without its body.
+    pub(super) is_head: bool,
+    /// The request's version, which the response's framing follows.
+    pub(super) version: Version,
+    /// The connection may carry another request, as far as the request
+    /// and the engine go (the response may still say `close`).
+    pub(super) keep_alive: bool,
+}
 
 /// Bodies up to this size are copied into the write buffer, so pipelined
 /// responses go out in one write; larger ones are written on their own.
 const COPY_LIMIT: usize = 16 * 1024;
-
-/// Calls the app with `peer` as the current peer address, turning a panic
-/// (while routing, extracting or running the handler) into `Err` with the
-/// panic message.
-///
-/// Routing runs here, synchronously; the future it returns is polled by
-/// [`Call`], which sets the peer and catches a panic in each poll. One
-/// layer instead of an async block inside a `catch_unwind` inside a peer
-/// scope: each of those kept its own copy of the request or the response
-/// and moved it on (about 400 instructions a request of `memcpy`).
-pub(crate) fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Call<S::Future> {
-    // The closures borrow the request rather than capture it, so it is not
-    // copied into each of them on the way to the service.
-    let mut req = Some(req);
-    let req = &mut req;
-    let routed = crate::peer::enter(peer, || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            service.call(req.take().expect("the service is called once"))
-        }))
-    });
-    match routed {
-        Ok(future) => Call::Running { future, peer },
-        Err(payload) => Call::Panicked {
-            message: Some(panic_message(&*payload)),
-        },
-    }
-}
-
-pin_project_lite::pin_project! {
-    // The app's future for one request, polled with the peer address set
-    // and a panic caught; see `call`.
-    #[project = CallProj]
-    pub(crate) enum Call<F> {
-        Running {
-            #[pin]
-            future: F,
-            peer: SocketAddr,
-        },
-        Panicked { message: Option<String> },
-    }
-}
-
-impl<F: Future<Output = Response>> Future for Call<F> {
-    type Output = Result<Response, String>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            CallProj::Running { future, peer } => {
-                let polled = crate::peer::enter(*peer, || {
-                    std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
-                });
-                match polled {
-                    Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
-                }
-            }
-            CallProj::Panicked { message } => {
-                Poll::Ready(Err(message.take().unwrap_or_else(|| "polled again".into())))
-            }
-        }
-    }
-}
-
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
-/// A short plain-text response, as every engine-made error is.
-pub(crate) fn plain_response(status: StatusCode, reason: &'static str) -> Response {
-    let mut response = crate::recycle::response(Body::from(reason));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
 
 /// Whether the handler set `Connection: close`. A walk over the few
 /// headers a response has costs less than hashing the name for a lookup.
@@ -150,16 +74,12 @@ pub(super) enum Rest {
 pub(super) async fn respond<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
     io: &mut Io<I>,
     response: Response,
-    is_head: bool,
-    version: Version,
-    keep_alive: bool,
+    exchange: Exchange,
     clock: &mut Clock<'_, T>,
-    config: &Config,
 ) -> io::Result<bool> {
-    let (keep_alive, rest) =
-        encode_response(&mut io.write_buf, response, is_head, version, keep_alive);
+    let (keep_alive, rest) = encode_response(&mut io.write_buf, response, exchange);
     if !matches!(rest, Rest::Queued) {
-        send_rest(io, rest, clock, config).await?;
+        send_rest(io, rest, clock).await?;
     }
     Ok(keep_alive)
 }
@@ -172,10 +92,13 @@ pub(super) async fn respond<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
 pub(super) fn encode_response(
     write_buf: &mut Vec<u8>,
     response: Response,
-    is_head: bool,
-    version: Version,
-    mut keep_alive: bool,
+    exchange: Exchange,
 ) -> (bool, Rest) {
+    let Exchange {
+        is_head,
+        version,
+        mut keep_alive,
+    } = exchange;
     let (parts, body) = response.into_parts();
     keep_alive &= !says_close(&parts.headers);
     let body = body.into_inner();
@@ -201,7 +124,7 @@ pub(super) fn encode_response(
         (true, _) => Persist::Default,
     };
     encode::head(write_buf, parts.status, &parts.headers, framing, persist);
-    crate::recycle::give_response(parts);
+    crate::vocab::recycle::give_response(parts);
     if is_head || framing == encode::Framing::NoBody {
         return (keep_alive, Rest::Queued);
     }
@@ -229,15 +152,14 @@ pub(super) async fn send_rest<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
     io: &mut Io<I>,
     rest: Rest,
     clock: &mut Clock<'_, T>,
-    config: &Config,
 ) -> io::Result<()> {
     match rest {
         Rest::Queued => Ok(()),
         Rest::Large(bytes) => {
-            io.flush(clock, config).await?;
-            io.write_timed(&bytes, clock, config).await
+            io.flush(clock).await?;
+            io.write_timed(&bytes, clock).await
         }
-        Rest::Stream(stream, framing) => stream_body(io, stream, framing, clock, config).await,
+        Rest::Stream(stream, framing) => stream_body(io, stream, framing, clock).await,
         Rest::Unrelated => Err(io::Error::other(
             "response body is an unrelated request body",
         )),
@@ -251,7 +173,6 @@ async fn stream_body<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
     mut stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
     framing: encode::Framing,
     clock: &mut Clock<'_, T>,
-    config: &Config,
 ) -> io::Result<()> {
     let mut sent = 0u64;
     loop {
@@ -284,7 +205,7 @@ async fn stream_body<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
             }
             _ => io.write_buf.extend_from_slice(&chunk),
         }
-        io.flush(clock, config).await?;
+        io.flush(clock).await?;
     }
     match framing {
         encode::Framing::Chunked => io.write_buf.extend_from_slice(encode::LAST_CHUNK),
@@ -296,54 +217,4 @@ async fn stream_body<I: AsyncRead + AsyncWrite + Unpin, T: Timer>(
         _ => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use futures_lite::future;
-
-    use super::*;
-    use crate::Router;
-    use crate::routing::get;
-
-    /// A service that panics while routing, before it has a future.
-    struct PanicsWhileRouting;
-
-    impl Service for PanicsWhileRouting {
-        type Future = future::Ready<Response>;
-
-        fn call(&self, _req: Request) -> Self::Future {
-            panic!("routing broke")
-        }
-    }
-
-    #[test]
-    fn a_panic_while_routing_or_polling_becomes_an_error_with_its_message() {
-        let peer = SocketAddr::from(([127, 0, 0, 1], 7));
-        let routed =
-            futures_lite::future::block_on(call(&PanicsWhileRouting, Request::default(), peer));
-        assert_eq!(routed.unwrap_err(), "routing broke");
-
-        let router = Router::new().route(
-            "/",
-            get(|| async {
-                futures_lite::future::yield_now().await;
-                // The peer is set in every poll, not only the first.
-                assert_eq!(
-                    crate::peer::current(),
-                    Some(SocketAddr::from(([127, 0, 0, 1], 7)))
-                );
-                panic!("handler broke");
-                #[allow(unreachable_code)]
-                "never"
-            }),
-        );
-        let polled = futures_lite::future::block_on(call(&router, Request::default(), peer));
-        assert_eq!(polled.unwrap_err(), "handler broke");
-        assert_eq!(crate::peer::current(), None);
-
-        let ok = Router::new().route("/", get(|| async { "ok" }));
-        let answered = futures_lite::future::block_on(call(&ok, Request::default(), peer));
-        assert_eq!(answered.unwrap().status(), StatusCode::OK);
-    }
 }

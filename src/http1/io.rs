@@ -11,13 +11,13 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
 
-use super::clock::{Budget, Clock};
+use crate::proto::clock::{Budget, Clock};
 // Reads of heads and small bodies go through the thread's scratch array
 // and are copied into the read buffer: copying the bytes that arrived
 // costs less than zeroing a large read window before every read (safe code
 // cannot read into uninitialised memory).
 use super::pool::{self, BUF_SIZE, Bufs, SCRATCH};
-use super::{Config, Timer};
+use crate::proto::Timer;
 
 /// A connection's stream with the buffers it reads into and writes from.
 pub(super) struct Io<I> {
@@ -66,7 +66,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io<I> {
     /// The connection after a `101`, for the upgrade: the bytes read past
     /// the head go with it, and the buffers go back to the pool (the
     /// upgraded stream reads and writes the socket directly).
-    pub(super) fn hand_over(mut self) -> crate::upgrade::Upgraded {
+    pub(super) fn hand_over(mut self) -> crate::proto::upgrade::Upgraded {
         let prefix = Bytes::copy_from_slice(&self.read_buf);
         if !self.lent {
             self.read_buf.clear();
@@ -77,7 +77,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io<I> {
             });
             self.lent = true;
         }
-        crate::upgrade::Upgraded::new(Passthrough(self), prefix)
+        crate::proto::upgrade::Upgraded::new(Passthrough(self), prefix)
     }
 }
 
@@ -194,16 +194,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Io<I> {
 
     /// Writes out the pending responses, within the connection's write
     /// budget.
-    pub(super) async fn flush<T: Timer>(
-        &mut self,
-        clock: &mut Clock<'_, T>,
-        config: &Config,
-    ) -> io::Result<()> {
+    pub(super) async fn flush<T: Timer>(&mut self, clock: &mut Clock<'_, T>) -> io::Result<()> {
         if self.write_buf.is_empty() {
             return Ok(());
         }
         let buf = std::mem::take(&mut self.write_buf);
-        let result = self.write_timed(&buf, clock, config).await;
+        let result = self.write_timed(&buf, clock).await;
         self.write_buf = buf;
         self.write_buf.clear();
         result
@@ -217,7 +213,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Io<I> {
         &mut self,
         bytes: &[u8],
         clock: &mut Clock<'_, T>,
-        config: &Config,
     ) -> io::Result<()> {
         let Self {
             stream,
@@ -236,8 +231,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Io<I> {
         }
         // Blocked: go on in steps that each end when the client has taken
         // some bytes, each within what is left of the budget.
-        let write_budget = write_budget
-            .get_or_insert_with(|| Budget::full(config.write_timeout, config.min_write_rate));
+        let write_budget = write_budget.get_or_insert_with(|| {
+            Budget::full(clock.config.write_timeout, clock.config.min_write_rate)
+        });
         write_budget.earn(written);
         let mut since = Instant::now();
         loop {
@@ -263,12 +259,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Io<I> {
     }
 
     /// Flushes pending responses and closes the write side.
-    pub(super) async fn close<T: Timer>(
-        &mut self,
-        clock: &mut Clock<'_, T>,
-        config: &Config,
-    ) -> io::Result<()> {
-        self.flush(clock, config).await?;
+    pub(super) async fn close<T: Timer>(&mut self, clock: &mut Clock<'_, T>) -> io::Result<()> {
+        self.flush(clock).await?;
         self.stream.close().await
     }
 }

@@ -7,7 +7,8 @@ use bytes::{Buf, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
-use super::{Config, Reject, is_tchar};
+use super::is_tchar;
+use crate::proto::{Config, Reject};
 
 /// The most header slots httparse gets; `Config::max_headers` is clamped to it.
 pub(crate) const MAX_HEADERS: usize = 1024;
@@ -130,7 +131,7 @@ pub(crate) fn parse_head(
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
         .map_err(|_| Reject::bad_request("invalid request target"))?;
-    let mut headers = crate::recycle::header_map();
+    let mut headers = crate::vocab::recycle::header_map();
     headers.reserve(spans.len());
     let mut facts = Facts::default();
     for &[ns, ne, vs, ve] in spans.iter() {

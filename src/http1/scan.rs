@@ -25,7 +25,7 @@
 use bytes::{Buf, BytesMut};
 
 use super::parse::{self, Head, HeaderSpan};
-use super::{Config, Reject};
+use crate::proto::{Config, Reject};
 
 /// Where the scan of the head at the front of the read buffer stands.
 #[derive(Debug, Default)]

@@ -2,9 +2,9 @@
 //! request for the same [`Service`] the HTTP/1.1 engine calls, served
 //! inside the connection's own task.
 //!
-//! A connection reaches it with the h2c preface (prior knowledge, spotted
-//! by the HTTP/1.1 connection, which hands over the bytes it read) or with
-//! ALPN `h2` after a TLS handshake.
+//! A connection reaches it from the protocol layer above the engines: with
+//! the h2c preface (prior knowledge, spotted by the HTTP/1.1 engine, which
+//! hands back the bytes it read) or with ALPN `h2` after a TLS handshake.
 //!
 //! The h2 crate does the framing, HPACK and flow-control bookkeeping; the
 //! limits that keep a hostile peer cheap are set here (see
@@ -13,10 +13,10 @@
 //! a response's next window (write timeout), a socket that takes no bytes
 //! (write timeout), and a connection with no open stream (idle timeout).
 
+mod stall;
 mod stream;
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -26,14 +26,12 @@ use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, StreamExt, future};
 use futures_util::stream::FuturesUnordered;
 
-use crate::http1::{Config, Timer};
-use crate::service::Service;
-use crate::shutdown::{Ask, Signal, Slot};
-use tramline_h2_compat::{Compat, Stall};
+use stall::{Stall, Watched};
+use tramline_tokio_io::Compat;
 
-/// The start of the client's connection preface (RFC 9113 §3.4) as the
-/// HTTP/1.1 parser sees it: a complete request head with version 2.0.
-pub(crate) const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+use crate::proto::shutdown::Ask;
+use crate::proto::{Config, Connection, Timer};
+use crate::vocab::service::Service;
 
 /// Most streams a client may have open at once (RFC 9113 §6.5.2 suggests no
 /// fewer than 100).
@@ -59,15 +57,11 @@ const LOCAL_ERROR_RESETS: usize = 256;
 /// preface, until the connection closes, a timeout expires, or the server's
 /// shutdown has let its open streams finish.
 ///
-/// Boxed, so the HTTP/1.1 connection that hands over to it stays small.
-pub(crate) fn serve_connection<'a, T, S, I>(
+/// Boxed, so that the connection future of the protocol layer, which also
+/// holds the HTTP/1.1 engine's, stays sized for HTTP/1.1.
+pub(crate) fn serve<'a, T, S, I>(
     io: I,
-    peer: SocketAddr,
-    service: Arc<S>,
-    timer: T,
-    config: Arc<Config>,
-    signal: Arc<Signal>,
-    slot: &'a Slot,
+    conn: &'a Connection<'_, T, S>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>
 where
     T: Timer,
@@ -75,7 +69,8 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     Box::pin(async move {
-        match connection(io, peer, service, timer, config, signal, slot).await {
+        let peer = conn.peer;
+        match connection(io, conn).await {
             Ok(()) => tracing::trace!(%peer, "HTTP/2 connection closed"),
             Err(e) => tracing::debug!(%peer, error = %e, "HTTP/2 connection closed with an error"),
         }
@@ -100,46 +95,25 @@ fn builder(config: &Config) -> h2::server::Builder {
     builder
 }
 
-/// What every stream of one connection needs.
-struct Ctx<T, S> {
-    service: Arc<S>,
-    peer: SocketAddr,
-    config: Arc<Config>,
-    timer: T,
-}
-
-async fn connection<T, S, I>(
-    io: I,
-    peer: SocketAddr,
-    service: Arc<S>,
-    timer: T,
-    config: Arc<Config>,
-    signal: Arc<Signal>,
-    slot: &Slot,
-) -> io::Result<()>
+async fn connection<T, S, I>(io: I, ctx: &Connection<'_, T, S>) -> io::Result<()>
 where
     T: Timer,
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (config, signal, slot) = (&*ctx.config, &*ctx.signal, ctx.slot);
     let stall = Arc::new(Stall::new());
-    let handshake = builder(&config).handshake::<_, Bytes>(Compat::new(io, stall.clone()));
+    let watched = Watched::new(io, stall.clone());
+    let handshake = builder(config).handshake::<_, Bytes>(Compat::new(watched));
     // The preface and the client's SETTINGS are its request head, as far
     // as timing goes.
-    let Some(handshake) = limit(&timer, config.header_timeout, handshake).await else {
+    let Some(handshake) = limit(&ctx.timer, config.header_timeout, handshake).await else {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "HTTP/2 handshake timed out",
         ));
     };
     let mut conn = handshake.map_err(h2_error)?;
-    let ctx = Ctx {
-        service,
-        peer,
-        config,
-        timer,
-    };
-    let config = &*ctx.config;
     let mut streams = FuturesUnordered::new();
     // Armed while no stream is open: the idle timeout.
     let mut idle: Option<Pin<Box<T::Sleep>>> = None;
@@ -162,7 +136,7 @@ where
                 match conn.poll_accept(cx) {
                     Poll::Ready(Some(Ok((req, respond)))) => {
                         accepted = true;
-                        streams.push(stream::serve(&ctx, req, respond));
+                        streams.push(stream::serve(ctx, req, respond));
                     }
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(h2_error(e))),
                     Poll::Ready(None) => return Poll::Ready(Ok(())),

@@ -16,13 +16,14 @@ use h2::{Reason, RecvStream, SendStream};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
-use super::{Ctx, limit};
-use crate::body::Inner;
-use crate::http1::clock::Budget;
-use crate::http1::{Reject, Timer, call, panic_message, plain_response};
-use crate::incoming::{self, Pump};
-use crate::service::Service;
-use crate::{Body, Request, Response};
+use super::limit;
+use crate::proto::call::{Answer, call, echoed, panic_message, plain_response, settle};
+use crate::proto::clock::Budget;
+use crate::proto::{Connection, Reject, Timer};
+use crate::vocab::body::Inner;
+use crate::vocab::incoming::{self, Pump};
+use crate::vocab::service::Service;
+use crate::vocab::{Body, Request, Response};
 
 /// Waits for `f` within `budget`, which loses the time waited; `None` if
 /// it ran out first. The clock is read only when `f` has to wait.
@@ -73,7 +74,7 @@ struct Broken;
 
 /// Serves one request stream.
 pub(super) async fn serve<T: Timer, S: Service>(
-    ctx: &Ctx<T, S>,
+    ctx: &Connection<'_, T, S>,
     req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
 ) {
@@ -141,20 +142,9 @@ pub(super) async fn serve<T: Timer, S: Service>(
             tracing::trace!(peer = %ctx.peer, "HTTP/2 stream reset by the client");
             return;
         };
-        let mut response = outcome.unwrap_or_else(|message| {
-            tracing::error!(panic = %message, peer = %ctx.peer, "handler panicked; answering 500");
-            plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-        });
-        if response.status().is_informational() {
-            // No upgrades in HTTP/2 (RFC 9113 §8.6), and a 1xx cannot end
-            // an exchange (RFC 9110 §15.2).
-            tracing::error!(
-                status = %response.status(),
-                peer = %ctx.peer,
-                "handler answered 1xx on HTTP/2; answering 500"
-            );
-            response = plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
-        }
+        // The connection goes on whatever the answer (HTTP/2 closes the
+        // stream, not the connection), and there are no upgrades.
+        let Answer { mut response, .. } = settle(outcome, false, ctx.peer);
         if matches!(response.body().inner_ref(), Inner::Incoming(_)) {
             // An echo: the app answers with its own request body, read
             // whole (with the pump running) under its limit, as HTTP/1.1
@@ -162,13 +152,7 @@ pub(super) async fn serve<T: Timer, S: Service>(
             let (parts, body) = response.into_parts();
             let collected =
                 future::or(body.collect(), async { match pumping.as_mut().await {} }).await;
-            response = match collected {
-                Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
-                Err(e) if e.is_too_large() => {
-                    plain_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-                }
-                Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
-            };
+            response = echoed(parts, collected);
         }
         response
     };
@@ -182,7 +166,11 @@ pub(super) async fn serve<T: Timer, S: Service>(
 
 /// Hands request body chunks to the app as it asks for them, releasing
 /// the window for each, so an app that stops reading stops the client.
-async fn pump_body<T: Timer, S>(ctx: &Ctx<T, S>, recv: &mut RecvStream, pump: Option<&Pump>) {
+async fn pump_body<T: Timer, S>(
+    ctx: &Connection<'_, T, S>,
+    recv: &mut RecvStream,
+    pump: Option<&Pump>,
+) {
     let Some(pump) = pump else { return };
     // As on HTTP/1.1, a body trickled below the minimum rate runs out of
     // time however it spaces its bytes.
@@ -221,7 +209,7 @@ async fn pump_body<T: Timer, S>(ctx: &Ctx<T, S>, recv: &mut RecvStream, pump: Op
 /// Sends `response` on the stream: the head, then the body within the
 /// client's window.
 async fn send<T: Timer, S>(
-    ctx: &Ctx<T, S>,
+    ctx: &Connection<'_, T, S>,
     respond: &mut SendResponse<Bytes>,
     response: Response,
     is_head: bool,
@@ -288,7 +276,7 @@ async fn send<T: Timer, S>(
 /// app only once the last one is in h2's hands, so a client that does not
 /// take its window holds up the app, not memory.
 async fn send_stream<T: Timer, S>(
-    ctx: &Ctx<T, S>,
+    ctx: &Connection<'_, T, S>,
     send: &mut SendStream<Bytes>,
     budget: &mut Budget,
     body: Body,
@@ -329,7 +317,7 @@ async fn send_stream<T: Timer, S>(
 /// the response's write budget: a client that never opens its window, or
 /// opens it slower than the minimum write rate, gets its stream reset.
 async fn send_data<T: Timer, S>(
-    ctx: &Ctx<T, S>,
+    ctx: &Connection<'_, T, S>,
     send: &mut SendStream<Bytes>,
     budget: &mut Budget,
     mut data: Bytes,

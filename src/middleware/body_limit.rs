@@ -5,8 +5,8 @@ use std::future::Future;
 use http::StatusCode;
 
 use super::{Middleware, Next};
-use crate::response::plain_text;
-use crate::{Request, Response};
+use crate::vocab::response::plain_text;
+use crate::vocab::{Request, Response};
 
 /// Limits request bodies to `max` bytes on the routes it wraps.
 ///
@@ -117,7 +117,7 @@ mod tests {
         );
         let res = TestClient::new(app)
             .post("/")
-            .body(crate::Body::from_stream(chunks))
+            .body(crate::vocab::Body::from_stream(chunks))
             .send();
         res.assert_status(413).assert_text("request body too large");
     }

@@ -14,7 +14,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::{Middleware, Next};
-use crate::{Body, Request, Response};
+use crate::vocab::{Body, Request, Response};
 
 /// Compresses response bodies with brotli, zstd or gzip, whichever the
 /// client's `Accept-Encoding` prefers (by q-value; on a tie brotli, then
@@ -227,7 +227,7 @@ impl Middleware for Compression {
                     Ok(bytes) => Body::from(bytes),
                     Err(error) => {
                         tracing::error!(%error, "failed to compress a response");
-                        return crate::response::plain_text(
+                        return crate::vocab::response::plain_text(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             "internal server error",
                         );

@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::{Middleware, Next};
-use crate::{Body, Request, Response};
+use crate::vocab::{Body, Request, Response};
 
 /// Answers CORS preflight requests and adds CORS headers to responses, so
 /// that browsers let pages from other origins call the app.

@@ -78,9 +78,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::response::IntoResponse;
-use crate::service::{BoxFuture, ErasedService};
-use crate::{Request, Response};
+use crate::vocab::IntoResponse;
+use crate::vocab::service::{BoxFuture, ErasedService};
+use crate::vocab::{Request, Response};
 
 mod body_limit;
 #[cfg(feature = "compression")]

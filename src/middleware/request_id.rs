@@ -9,7 +9,7 @@ use http::HeaderValue;
 use http::header::HeaderName;
 
 use super::{Middleware, Next};
-use crate::{Request, Response};
+use crate::vocab::{Request, Response};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest incoming id kept; longer ones are replaced.

@@ -8,8 +8,8 @@ use futures_lite::future;
 use http::StatusCode;
 
 use super::{Middleware, Next};
-use crate::response::plain_text;
-use crate::{Request, Response};
+use crate::vocab::response::plain_text;
+use crate::vocab::{Request, Response};
 
 /// Answers `503 Service Unavailable` with `request timed out` when the
 /// rest of the chain has not answered within `duration`, sleeping on the

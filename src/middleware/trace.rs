@@ -14,8 +14,8 @@ use http::{Method, StatusCode, Version};
 use tracing::{Instrument, Span};
 
 use super::{Middleware, Next};
-use crate::body::Inner;
-use crate::{Body, BodyError, Request, Response};
+use crate::vocab::body::Inner;
+use crate::vocab::{Body, BodyError, Request, Response};
 
 /// Opens a `tracing` span per request and logs one access-log line when
 /// the response is done.
@@ -74,7 +74,7 @@ impl Trace {
 impl Middleware for Trace {
     fn call(&self, req: Request, next: Next) -> impl Future<Output = Response> + Send + 'static {
         let start = Instant::now();
-        let peer = crate::peer::current();
+        let peer = crate::vocab::peer::current();
         let method = req.method().clone();
         let version = req.version();
         let target = req

@@ -3,7 +3,7 @@
 use http::header::{self, HeaderValue};
 
 use super::{IntoResponse, Response};
-use crate::Body;
+use crate::vocab::Body;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 
@@ -22,7 +22,7 @@ pub struct Html<T>(pub T);
 
 impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
-        let mut res = crate::recycle::response(self.0.into());
+        let mut res = crate::vocab::recycle::response(self.0.into());
         res.headers_mut().insert(header::CONTENT_TYPE, TEXT_HTML);
         res
     }

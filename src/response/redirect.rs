@@ -4,7 +4,7 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 
 use super::{IntoResponse, Response};
-use crate::Body;
+use crate::vocab::Body;
 
 /// A redirect: a `3xx` status with a `location` header and no body.
 ///

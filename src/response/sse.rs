@@ -34,7 +34,7 @@ use serde::Serialize;
 use tramline_rt::Runtime;
 
 use super::{IntoResponse, Response};
-use crate::{Body, BoxError};
+use crate::vocab::{Body, BoxError};
 
 /// A response that streams Server-Sent Events.
 ///
@@ -92,7 +92,7 @@ where
             }),
             done: false,
         };
-        let mut res = crate::recycle::response(Body::from_stream(stream));
+        let mut res = crate::vocab::recycle::response(Body::from_stream(stream));
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -6,10 +6,10 @@ use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::route::{CallFuture, Endpoint};
-use crate::handler::Handler;
 use crate::middleware::{Layer, Middleware, erase};
-use crate::response::plain_text;
-use crate::{Body, Request, Response};
+use crate::routing::handler::Handler;
+use crate::vocab::response::plain_text;
+use crate::vocab::{Body, Request, Response};
 
 const GET: usize = 0;
 const HEAD: usize = 1;

@@ -10,10 +10,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::handler::Handler;
 use crate::middleware::{Layer, wrap};
-use crate::service::{BoxFuture, ErasedService};
-use crate::{Request, Response};
+use crate::routing::handler::Handler;
+use crate::vocab::service::{BoxFuture, ErasedService};
+use crate::vocab::{Request, Response};
 
 /// A handler that still needs the router's state `S` on every call.
 trait ErasedHandler<S>: Send + Sync + 'static {
@@ -247,8 +247,8 @@ impl fmt::Debug for CallFuture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
     use crate::extract::State;
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
 
     fn body_of(res: Response) -> String {

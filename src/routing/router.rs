@@ -10,11 +10,11 @@ use http::{Method, StatusCode};
 use super::method::MethodRouter;
 use super::params::{Names, PathParams, param_names};
 use super::route::{CallFuture, Endpoint};
-use crate::handler::Handler;
 use crate::middleware::{Layer, Middleware, erase};
-use crate::response::plain_text;
-use crate::service::Service;
-use crate::{Request, Response};
+use crate::routing::handler::Handler;
+use crate::vocab::response::plain_text;
+use crate::vocab::service::Service;
+use crate::vocab::{Request, Response};
 
 /// Routes requests by path, then by method, to handlers.
 ///
@@ -88,7 +88,7 @@ struct Fallback<S> {
     custom: bool,
 }
 
-async fn not_found() -> crate::Response {
+async fn not_found() -> crate::vocab::Response {
     plain_text(StatusCode::NOT_FOUND, "not found")
 }
 
@@ -98,11 +98,11 @@ async fn not_found() -> crate::Response {
 /// route takes is refused. 501, because §15.6.2 gives it for a method the
 /// server supports for no resource; 405 would need an `Allow` listing a
 /// resource's methods, and an authority-form target names no resource.
-fn connect_refused() -> crate::Response {
+fn connect_refused() -> crate::vocab::Response {
     plain_text(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported")
 }
 
-async fn connect_handler() -> crate::Response {
+async fn connect_handler() -> crate::vocab::Response {
     connect_refused()
 }
 
@@ -746,9 +746,9 @@ impl<S> fmt::Debug for Router<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
     use crate::extract::{FromRef, Path, State};
     use crate::routing::{any, get, post};
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
     use http::header;
     use http::{Method, Uri};

@@ -12,10 +12,11 @@ use event_listener::EventListener;
 use futures_lite::{FutureExt, future};
 use tramline_rt::{Listener, Runtime};
 
+use super::protocol::{self, Known};
 use super::{Bound, BoxFuture};
-use crate::http1::{self, serve_connection};
-use crate::service::Service;
-use crate::shutdown::{ConnGuard, Signal};
+use crate::proto::shutdown::{ConnGuard, Signal};
+use crate::proto::{Config, Connection};
+use crate::vocab::service::Service;
 
 /// Pause after an accept error such as `EMFILE`, so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -36,16 +37,16 @@ const ACCEPT_DRAIN_MAX: Duration = Duration::from_millis(500);
 /// What every accept loop of one server shares.
 pub(super) struct Shared<S> {
     pub(super) service: Arc<S>,
-    pub(super) config: Arc<http1::Config>,
+    pub(super) config: Arc<Config>,
     pub(super) signal: Arc<Signal>,
     pub(super) grace: Duration,
     pub(super) max_connections: usize,
     /// The user's shutdown future, polled by the first worker.
     pub(super) shutdown: Mutex<Option<BoxFuture>>,
     #[cfg(feature = "tls")]
-    pub(super) tls: Option<crate::tls::TlsConfig>,
+    pub(super) tls: Option<crate::server::tls::TlsConfig>,
     /// The runtime's timer, for `tramline::time` in application code.
-    pub(super) clock: crate::time::Clock,
+    pub(super) clock: crate::time::AppTimer,
 }
 
 /// Runs one worker: its accept loop and then its part of the shutdown. The
@@ -168,34 +169,33 @@ fn spawn_connection<R: Runtime, S: Service, St>(
     #[cfg(feature = "tls")]
     let tls = shared.tls.clone();
     let conn = async move {
+        let conn = Connection {
+            service,
+            peer,
+            timer,
+            config,
+            signal,
+            slot: open.slot(),
+        };
         // The TLS path goes on the heap: its handshake state is several
         // KiB, and inline it would size every connection's task for it,
         // plaintext ones included (12 KiB a task instead of about 1 KiB).
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
-            let conn = Box::pin(serve_tls(
-                tls,
-                stream,
-                peer,
-                service,
-                timer,
-                config,
-                signal,
-                open.slot(),
-            ));
-            if !open.cancellable(conn).await {
+            let served = Box::pin(serve_tls(tls, stream, conn));
+            if !open.cancellable(served).await {
                 tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
             }
             return;
         }
-        let conn = serve_connection(stream, peer, service, timer, config, signal, open.slot());
-        if !open.cancellable(conn).await {
+        let served = protocol::serve(stream, conn, Known::Unknown);
+        if !open.cancellable(served).await {
             tracing::debug!(%peer, "connection cancelled at the shutdown deadline");
         }
     };
     // The engine catches handler panics; this is the last line, so that
     // no panic reaches an executor thread on any runtime.
-    let conn = crate::time::WithClock::new(shared.clock.clone(), conn);
+    let conn = crate::time::WithTimer::new(shared.clock.clone(), conn);
     rt.spawn(async move {
         if AssertUnwindSafe(conn).catch_unwind().await.is_err() {
             tracing::error!(%peer, "connection task panicked; connection dropped");
@@ -207,32 +207,28 @@ fn spawn_connection<R: Runtime, S: Service, St>(
 /// encrypted stream. A handshake that fails or times out closes the
 /// connection (the caller's guard then frees its place).
 #[cfg(feature = "tls")]
-#[allow(clippy::too_many_arguments)]
 async fn serve_tls<R: Runtime, IO, S: Service>(
-    tls: crate::tls::TlsConfig,
+    tls: crate::server::tls::TlsConfig,
     stream: IO,
-    peer: SocketAddr,
-    service: Arc<S>,
-    timer: R,
-    config: Arc<http1::Config>,
-    signal: Arc<Signal>,
-    slot: &crate::shutdown::Slot,
+    conn: Connection<'_, R, S>,
 ) where
     IO: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
-    let timeout = tls.handshake_timeout_value();
+    let (peer, timeout) = (conn.peer, tls.handshake_timeout_value());
     let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
-        timer.sleep(timeout).await;
+        conn.timer.sleep(timeout).await;
         None
     });
     match handshake.await {
-        #[cfg(feature = "http2")]
-        Some(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
-            crate::http2::serve_connection(stream, peer, service, timer, config, signal, slot)
-                .await;
-        }
         Some(Ok(stream)) => {
-            serve_connection(stream, peer, service, timer, config, signal, slot).await;
+            // ALPN chose the protocol, or nothing did (HTTP/1.1, or the h2
+            // preface with prior knowledge).
+            let known = match stream.get_ref().1.alpn_protocol() {
+                #[cfg(feature = "http2")]
+                Some(b"h2") => Known::Http2,
+                _ => Known::Unknown,
+            };
+            protocol::serve(stream, conn, known).await;
         }
         Some(Err(e)) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed; connection closed")
@@ -432,14 +428,14 @@ mod tests {
         let signal = Arc::new(Signal::default());
         let shared = Arc::new(Shared {
             service: Arc::new(Router::new().route("/", get(|| async { "ok" }))),
-            config: Arc::new(http1::Config::default()),
+            config: Arc::new(Config::default()),
             signal: signal.clone(),
             grace: Duration::from_secs(1),
             max_connections: 1,
             shutdown: Mutex::new(None),
             #[cfg(feature = "tls")]
             tls: None,
-            clock: crate::time::Clock::of(SizeOnly),
+            clock: crate::time::AppTimer::of(SizeOnly),
         });
         let peer = SocketAddr::from(([127, 0, 0, 1], 1));
         spawn_connection(

@@ -17,12 +17,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tramline_rt::Runtime;
 
 use crate::Router;
-use crate::http1;
-use crate::service::Service;
-use crate::shutdown::Signal;
-use crate::signals;
+
+use crate::proto::shutdown::Signal;
+use crate::vocab::service::Service;
 
 mod accept;
+#[cfg(any(test, feature = "__fuzz"))]
+pub(crate) mod fuzz;
+pub(crate) mod protocol;
+mod signals;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 use accept::{Shared, worker};
 
@@ -118,14 +124,14 @@ pub struct Server<R> {
     runtime: R,
     listen: Listen,
     local_addr: SocketAddr,
-    config: http1::Config,
+    config: crate::proto::Config,
     grace: Duration,
     max_connections: usize,
     signal: Arc<Signal>,
     handle_signals: bool,
     shutdown: Option<BoxFuture>,
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsConfig>,
+    tls: Option<crate::server::tls::TlsConfig>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -331,7 +337,7 @@ impl<R: Runtime> Server<R> {
             runtime,
             listen,
             local_addr,
-            config: http1::Config::default(),
+            config: crate::proto::Config::default(),
             grace: Duration::from_secs(30),
             max_connections: 10_000,
             signal: Arc::default(),
@@ -506,7 +512,7 @@ impl<R: Runtime> Server<R> {
     /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(&mut self, config: crate::tls::TlsConfig) -> &mut Self {
+    pub fn tls(&mut self, config: crate::server::tls::TlsConfig) -> &mut Self {
         self.tls = Some(config);
         self
     }
@@ -650,7 +656,7 @@ impl<R: Runtime> Server<R> {
             shutdown: Mutex::new(self.shutdown),
             #[cfg(feature = "tls")]
             tls: self.tls,
-            clock: crate::time::Clock::of(self.runtime.clone()),
+            clock: crate::time::AppTimer::of(self.runtime.clone()),
         });
         (self.runtime, self.listen.into_workers(), shared, watch)
     }

@@ -69,9 +69,12 @@ use http::{Method, StatusCode, Version};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::response::plain_text;
-use crate::service::Service;
-use crate::{Body, Request, Router};
+use crate::vocab::response::plain_text;
+use crate::vocab::service::Service;
+use crate::{
+    Router,
+    vocab::{Body, Request},
+};
 
 mod response;
 mod wire;
@@ -201,8 +204,8 @@ impl TestClient {
     /// assert!(out.ends_with("\r\n\r\ninvalid header name"));
     /// ```
     pub fn raw(&self, bytes: impl AsRef<[u8]>) -> String {
-        let out = futures_lite::future::block_on(crate::time::WithClock::new(
-            crate::time::test_clock(),
+        let out = futures_lite::future::block_on(crate::time::WithTimer::new(
+            crate::time::test_timer(),
             wire::exchange(Arc::clone(&self.app), bytes.as_ref().to_vec()),
         ));
         String::from_utf8_lossy(&out).into_owned()
@@ -210,7 +213,7 @@ impl TestClient {
 
     async fn send(&self, req: Request) -> TestResponse {
         // `tramline::time` in the app sleeps on the test client's timer.
-        crate::time::WithClock::new(crate::time::test_clock(), self.send_now(req)).await
+        crate::time::WithTimer::new(crate::time::test_timer(), self.send_now(req)).await
     }
 
     async fn send_now(&self, req: Request) -> TestResponse {
@@ -222,7 +225,7 @@ impl TestClient {
         let future = async move { Service::call(&*app, req).await };
         // As the engine does: a panic becomes a 500 (the panic hook has
         // already printed it).
-        let res = crate::peer::scope(PEER, AssertUnwindSafe(future).catch_unwind())
+        let res = crate::vocab::peer::scope(PEER, AssertUnwindSafe(future).catch_unwind())
             .await
             .unwrap_or_else(|_| {
                 tracing::error!("handler panicked; answering 500");

@@ -12,7 +12,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::{ResponseParser, TestResponse};
-use crate::{Request, Router};
+use crate::{Router, vocab::Request};
 
 /// Room in each direction of the in-memory connection.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -56,7 +56,7 @@ impl AsyncWrite for Duplex {
 pub(super) async fn exchange(app: Arc<Router>, input: Vec<u8>) -> Vec<u8> {
     let (server_reader, mut client_writer) = piper::pipe(PIPE_CAPACITY);
     let (mut client_reader, server_writer) = piper::pipe(PIPE_CAPACITY);
-    let server = crate::http1::serve_in_memory(
+    let server = crate::server::protocol::serve_in_memory(
         Duplex {
             reader: server_reader,
             writer: server_writer,

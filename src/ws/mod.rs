@@ -53,9 +53,9 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
 
-use crate::extract::FromRequestParts;
-use crate::response::{IntoResponse, Response, plain_text};
 use crate::upgrade::{UpgradeRejection, UpgradeRequest};
+use crate::vocab::FromRequestParts;
+use crate::vocab::response::{IntoResponse, Response, plain_text};
 
 pub use message::{CloseFrame, Message, Utf8Bytes, close_code};
 pub use socket::{WebSocket, WsError};
@@ -385,7 +385,7 @@ mod tests {
             req = req.header(*name, *value);
         }
         let (mut parts, ()) = req.body(()).unwrap().into_parts();
-        parts.extensions.insert(crate::upgrade::CanUpgrade);
+        parts.extensions.insert(crate::proto::upgrade::CanUpgrade);
         futures_lite::future::block_on(WebSocketUpgrade::from_request_parts(&mut parts, &()))
     }
 

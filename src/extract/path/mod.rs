@@ -209,8 +209,8 @@ rejection_impls!(PathRejection);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::IntoResponse;
     use crate::routing::params::param_names;
+    use crate::vocab::IntoResponse;
     use http::StatusCode;
     use serde::Deserialize;
     use std::collections::HashMap;

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
-use crate::BoxError;
+use crate::vocab::BoxError;
 
 /// The handler's end.
 pub(crate) struct Incoming {

@@ -9,7 +9,7 @@
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::shutdown::Signal;
+use crate::proto::shutdown::Signal;
 
 /// Keeps a server's [`Signal`] triggered by SIGTERM and SIGINT until it
 /// drops.

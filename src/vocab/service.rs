@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{Request, Response};
+use crate::vocab::{Request, Response};
 
 /// Something that answers requests; [`crate::Router`] is the one users build.
 pub(crate) trait Service: Send + Sync + 'static {

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use crate::extract::rejection::{
     BytesRejection, composite_rejection, rejection_impls, unit_rejection,
 };
-use crate::extract::{FromRequest, Request};
-use crate::response::{IntoResponse, Response, plain_text};
+use crate::vocab::response::{IntoResponse, Response, plain_text};
+use crate::vocab::{FromRequest, Request};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -133,7 +133,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(bytes) => {
-                let mut res = crate::recycle::response(bytes.into());
+                let mut res = crate::vocab::recycle::response(bytes.into());
                 res.headers_mut()
                     .insert(header::CONTENT_TYPE, APPLICATION_JSON);
                 res
@@ -328,7 +328,7 @@ composite_rejection!(JsonRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
     use serde::Deserialize;
     use std::collections::BTreeMap;

@@ -9,8 +9,8 @@ use http::uri::PathAndQuery;
 
 use super::method::any;
 use super::router::Router;
-use crate::handler::Handler;
-use crate::{Request, Response};
+use crate::routing::handler::Handler;
+use crate::vocab::{Request, Response};
 
 impl<S> Router<S>
 where
@@ -156,9 +156,9 @@ fn strip_segments(uri: &Uri, segments: usize) -> Option<Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
     use crate::extract::{Path, State};
     use crate::routing::get;
+    use crate::vocab::Body;
     use futures_lite::future::block_on;
 
     fn send(router: &Router, method: &str, uri: &str) -> (u16, String) {

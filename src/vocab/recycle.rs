@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use http::response::Parts;
 use http::{HeaderMap, StatusCode, Version};
 
-use crate::body::Body;
+use crate::vocab::body::Body;
 
 /// `crate::Response` spelled out, so this module, which the response
 /// module uses, does not use it back.

@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
-use crate::error::{BodyError, BoxError, LengthLimitError};
-use crate::incoming::Incoming;
+use crate::vocab::error::{BodyError, BoxError, LengthLimitError};
+use crate::vocab::incoming::Incoming;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
 

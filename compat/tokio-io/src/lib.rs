@@ -1,18 +1,17 @@
-//! tokio's io traits over a futures-io stream, for the h2 crate, which is
-//! written against tokio's. It lives here, beside the runtime adapters,
-//! so that tramline's own code names no runtime crate; tokio is built
-//! without default features, so no runtime comes with it.
+//! tokio's io traits over a futures-io stream, for crates written against
+//! tokio's: the h2 crate behind tramline's HTTP/2 engine (and, later,
+//! others of its kind).
 //!
-//! It also watches the writes: how long the stream has refused to take
-//! bytes, so the connection can close a peer that stopped reading (see
-//! [`Stall`]).
+//! It is a crate of its own so that tramline's own code names no runtime
+//! crate; tokio is built without default features, so no runtime comes with
+//! it. It is not a runtime adapter either: it runs on every runtime, and
+//! holds no engine policy (the HTTP/2 engine's write-stall watch wraps the
+//! stream below it). It only bridges the traits, at the cost of the bytes
+//! each read copies (see `SCRATCH_BUF`).
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
@@ -21,66 +20,17 @@ use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
 #[derive(Debug)]
 pub struct Compat<I> {
     io: I,
-    stall: Arc<Stall>,
 }
 
 impl<I> Compat<I> {
-    /// Wraps `io`; its writes report stalls to `stall`.
-    pub fn new(io: I, stall: Arc<Stall>) -> Self {
-        Self { io, stall }
-    }
-}
-
-/// Since when the stream has refused every write: set by a write that
-/// returned `Pending`, cleared by one that took bytes.
-#[derive(Debug)]
-pub struct Stall {
-    epoch: Instant,
-    /// Nanoseconds since `epoch` plus one when the stall began; 0 when the
-    /// last write went through.
-    since: AtomicU64,
-}
-
-impl Default for Stall {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Stall {
-    /// No stall yet.
-    pub fn new() -> Self {
-        Self {
-            epoch: Instant::now(),
-            since: AtomicU64::new(0),
-        }
+    /// Wraps `io`.
+    pub fn new(io: I) -> Self {
+        Self { io }
     }
 
-    /// When the current stall began, if writes are stalled.
-    pub fn since(&self) -> Option<Instant> {
-        match self.since.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(self.epoch + std::time::Duration::from_nanos(n - 1)),
-        }
-    }
-
-    fn blocked(&self) {
-        if self.since.load(Ordering::Relaxed) == 0 {
-            let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-            self.since.store(nanos + 1, Ordering::Relaxed);
-        }
-    }
-
-    fn moved(&self) {
-        self.since.store(0, Ordering::Relaxed);
-    }
-
-    fn outcome<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        match &poll {
-            Poll::Pending => self.blocked(),
-            Poll::Ready(_) => self.moved(),
-        }
-        poll
+    /// Returns the wrapped stream.
+    pub fn get_ref(&self) -> &I {
+        &self.io
     }
 }
 
@@ -134,8 +84,7 @@ impl<I: AsyncWrite + Unpin> TokioWrite for Compat<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
-        self.stall.outcome(poll)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -143,8 +92,7 @@ impl<I: AsyncWrite + Unpin> TokioWrite for Compat<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        self.stall.outcome(poll)
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -155,8 +103,7 @@ impl<I: AsyncWrite + Unpin> TokioWrite for Compat<I> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = Pin::new(&mut self.io).poll_flush(cx);
-        self.stall.outcome(poll)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -173,7 +120,7 @@ mod tests {
     #[test]
     fn reads_and_writes_pass_through() {
         let io = futures_lite::io::Cursor::new(b"hello".to_vec());
-        let mut compat = Compat::new(io, Arc::new(Stall::new()));
+        let mut compat = Compat::new(io);
         let mut storage = [0u8; 8];
         let mut buf = ReadBuf::new(&mut storage);
         block_on(poll_fn(|cx| Pin::new(&mut compat).poll_read(cx, &mut buf))).unwrap();
@@ -181,16 +128,12 @@ mod tests {
         let n = block_on(poll_fn(|cx| Pin::new(&mut compat).poll_write(cx, b"!"))).unwrap();
         assert_eq!(n, 1);
         assert_eq!(compat.io.get_ref(), b"hello!");
-        assert!(compat.stall.since().is_none());
     }
 
     #[test]
     fn reads_into_uninitialised_memory_in_scratch_sized_steps() {
         let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
-        let mut compat = Compat::new(
-            futures_lite::io::Cursor::new(data.clone()),
-            Arc::new(Stall::new()),
-        );
+        let mut compat = Compat::new(futures_lite::io::Cursor::new(data.clone()));
         let mut storage = vec![std::mem::MaybeUninit::<u8>::uninit(); 50_000];
         let mut buf = ReadBuf::uninit(&mut storage);
         let mut reads = Vec::new();
@@ -205,16 +148,5 @@ mod tests {
         }
         assert_eq!(buf.filled(), &data[..]);
         assert_eq!(reads, [SCRATCH, SCRATCH, 40_000 - 2 * SCRATCH]);
-    }
-
-    #[test]
-    fn a_refused_write_starts_a_stall_and_a_taken_one_ends_it() {
-        let stall = Stall::new();
-        stall.blocked();
-        let began = stall.since().unwrap();
-        stall.blocked();
-        assert_eq!(stall.since(), Some(began), "a stall keeps its start");
-        stall.moved();
-        assert!(stall.since().is_none());
     }
 }

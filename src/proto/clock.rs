@@ -18,9 +18,14 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 
-use super::Timer;
+use super::{Config, Timer};
 
+/// A connection's deadlines, kept with one sleep, and the limits they come
+/// from.
 pub(crate) struct Clock<'t, T: Timer> {
+    /// The connection's limits and timeouts: every wait the clock limits is
+    /// one of these.
+    pub(crate) config: &'t Config,
     timer: &'t T,
     sleep: Pin<&'t mut T::Sleep>,
     /// When `sleep` completes; `None` once it has completed.
@@ -30,9 +35,15 @@ pub(crate) struct Clock<'t, T: Timer> {
 
 impl<'t, T: Timer> Clock<'t, T> {
     /// Wraps `sleep`, created by `timer` to fire after `armed_for`.
-    pub(crate) fn new(timer: &'t T, sleep: Pin<&'t mut T::Sleep>, armed_for: Duration) -> Self {
+    pub(crate) fn new(
+        timer: &'t T,
+        sleep: Pin<&'t mut T::Sleep>,
+        armed_for: Duration,
+        config: &'t Config,
+    ) -> Self {
         let now = Instant::now();
         Self {
+            config,
             timer,
             sleep,
             armed: Some(now + armed_for),
@@ -175,9 +186,10 @@ mod tests {
 
     #[test]
     fn later_deadlines_do_not_rearm_and_expiry_is_observed() {
+        let config = Config::default();
         let timer = CountingTimer::default();
         let sleep = pin!(timer.sleep(Duration::from_millis(200)));
-        let mut clock = Clock::new(&timer, sleep, Duration::from_millis(200));
+        let mut clock = Clock::new(&timer, sleep, Duration::from_millis(200), &config);
         for _ in 0..100 {
             clock.start(Duration::from_millis(300));
         }
@@ -204,9 +216,10 @@ mod tests {
 
     #[test]
     fn an_early_fire_rearms_for_the_rest_of_the_deadline() {
+        let config = Config::default();
         let timer = CountingTimer::default();
         let sleep = pin!(timer.sleep(Duration::from_millis(10)));
-        let mut clock = Clock::new(&timer, sleep, Duration::from_millis(10));
+        let mut clock = Clock::new(&timer, sleep, Duration::from_millis(10), &config);
         let start = Instant::now();
         clock.start(Duration::from_millis(40));
         assert_eq!(block_on(clock.limit(pending::<()>())), None);

@@ -1,16 +1,89 @@
-//! `Error`: a ready error for handlers, with a status and a message.
+//! The errors of the vocabulary: [`BoxError`], the [`BodyError`] a body
+//! yields, and [`Error`], the ready error a handler returns.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use http::StatusCode;
 
-use super::{IntoResponse, Response, plain_text};
-use crate::BoxError;
-use crate::extract::rejection::{
-    BytesRejection, FormRejection, InvalidUtf8, JsonRejection, PathRejection, QueryRejection,
-    StringRejection,
-};
+use super::response::{IntoResponse, Response, plain_text};
+
+/// A boxed error that can cross threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error reading or producing a body: the client broke the body's
+/// framing or went away, a body stream failed, or the body passed its
+/// limit ([`BodyError::is_too_large`]).
+///
+/// One pointer wide; the underlying cause is reached through
+/// [`std::error::Error::source`]. Handlers rarely see it directly: the
+/// body extractors turn it into a 400 or 413 rejection, and `?` into
+/// [`crate::Error`] does the same.
+pub struct BodyError {
+    inner: Box<BodyInner>,
+}
+
+struct BodyInner {
+    too_large: bool,
+    cause: BoxError,
+}
+
+/// A body passed the limit set by [`Body::with_limit`](crate::Body::with_limit).
+///
+/// Lives beside [`BodyError`], which recognises it as its cause, so that
+/// the body can make it without the two modules needing each other.
+#[derive(Debug)]
+pub(crate) struct LengthLimitError;
+
+impl fmt::Display for LengthLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("length limit exceeded")
+    }
+}
+
+impl std::error::Error for LengthLimitError {}
+
+impl BodyError {
+    pub(crate) fn new(cause: impl Into<BoxError>) -> Self {
+        let cause = cause.into();
+        Self {
+            inner: Box::new(BodyInner {
+                too_large: cause.is::<LengthLimitError>(),
+                cause,
+            }),
+        }
+    }
+
+    /// Returns `true` if the body was longer than its limit (see
+    /// [`crate::Body::with_limit`]).
+    pub fn is_too_large(&self) -> bool {
+        self.inner.too_large
+    }
+}
+
+impl fmt::Debug for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("tramline::BodyError")
+            .field(&self.inner.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.inner.too_large {
+            "body too large"
+        } else {
+            "error reading a body"
+        })
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.inner.cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// An error a handler can return: a status, a message for the client, and
 /// optionally the error that caused it.
@@ -156,72 +229,15 @@ impl Error {
     pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         self.inner.source.as_deref()
     }
-
-    /// Sorts a boxed error into a status and a message.
-    fn classify(error: BoxError) -> Self {
-        let error = match error.downcast::<crate::BodyError>() {
-            Ok(body) if body.is_too_large() => {
-                return Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-                    .with_source(body);
-            }
-            Ok(body) => {
-                return Self::new(StatusCode::BAD_REQUEST, "failed to read the request body")
-                    .with_source(body);
-            }
-            Err(other) => other,
-        };
-        macro_rules! rejections {
-            ($($ty:ty),*) => {
-                $(
-                    if let Some(r) = error.downcast_ref::<$ty>() {
-                        return Self::new(r.status(), r.body_text());
-                    }
-                )*
-            };
-        }
-        rejections!(
-            PathRejection,
-            QueryRejection,
-            JsonRejection,
-            FormRejection,
-            BytesRejection,
-            StringRejection,
-            InvalidUtf8
-        );
-        macro_rules! bad_input {
-            ($($ty:ty),*) => {
-                if $(error.is::<$ty>())||* {
-                    return Self::new(StatusCode::BAD_REQUEST, format!("invalid input: {error}"));
-                }
-            };
-        }
-        bad_input!(
-            std::num::ParseIntError,
-            std::num::ParseFloatError,
-            std::str::ParseBoolError,
-            std::str::Utf8Error,
-            std::string::FromUtf8Error
-        );
-        Self::internal(error)
-    }
 }
 
 /// The reason phrase of `status` in lower case, as tramline's own error
 /// bodies are written.
-fn reason(status: StatusCode) -> String {
+pub(crate) fn reason(status: StatusCode) -> String {
     status
         .canonical_reason()
         .unwrap_or("error")
         .to_ascii_lowercase()
-}
-
-impl<E> From<E> for Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    fn from(error: E) -> Self {
-        Self::classify(Box::new(error))
-    }
 }
 
 impl IntoResponse for Error {
@@ -266,6 +282,31 @@ impl fmt::Debug for Error {
 mod tests {
     use super::*;
     use futures_lite::future::block_on;
+
+    #[test]
+    fn error_is_one_pointer_wide() {
+        assert_eq!(size_of::<BodyError>(), size_of::<usize>());
+    }
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        assert_bounds::<BodyError>();
+    }
+
+    #[test]
+    fn display_names_this_layer_and_source_the_cause() {
+        let err = BodyError::new(std::io::Error::other("reset"));
+        assert!(!err.is_too_large());
+        assert_eq!(err.to_string(), "error reading a body");
+        assert_eq!(
+            std::error::Error::source(&err).unwrap().to_string(),
+            "reset"
+        );
+        let err = BodyError::new(LengthLimitError);
+        assert!(err.is_too_large());
+        assert_eq!(err.to_string(), "body too large");
+    }
 
     fn sent(err: Error) -> (StatusCode, String) {
         let res = err.into_response();
@@ -325,7 +366,8 @@ mod tests {
         assert_eq!(io.message(), "disk on fire");
         assert!(io.source().is_some());
 
-        let too_large = block_on(crate::Body::from("abcd").with_limit(2).collect()).unwrap_err();
+        let too_large =
+            block_on(crate::vocab::Body::from("abcd").with_limit(2).collect()).unwrap_err();
         assert_eq!(
             sent(too_large.into()),
             (

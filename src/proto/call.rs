@@ -1,0 +1,249 @@
+//! The app call and the rules every engine applies to what the app
+//! answers.
+//!
+//! [`call`] runs the app with the peer address set and a panic caught;
+//! [`settle`] then turns what came back into the response the engine
+//! sends, by the rules that do not depend on the protocol; [`echoed`]
+//! finishes a response whose body is the request's own.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::upgrade::{Callback, take_callback};
+use crate::vocab::service::Service;
+use crate::vocab::{Body, BodyError, Request, Response};
+
+/// Calls the app with `peer` as the current peer address, turning a panic
+/// (while routing, extracting or running the handler) into `Err` with the
+/// panic message.
+///
+/// Routing runs here, synchronously; the future it returns is polled by
+/// [`Call`], which sets the peer and catches a panic in each poll. One
+/// layer instead of an async block inside a `catch_unwind` inside a peer
+/// scope: each of those kept its own copy of the request or the response
+/// and moved it on (about 400 instructions a request of `memcpy`).
+pub(crate) fn call<S: Service>(service: &S, req: Request, peer: SocketAddr) -> Call<S::Future> {
+    // The closures borrow the request rather than capture it, so it is not
+    // copied into each of them on the way to the service.
+    let mut req = Some(req);
+    let req = &mut req;
+    let routed = crate::vocab::peer::enter(peer, || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            service.call(req.take().expect("the service is called once"))
+        }))
+    });
+    match routed {
+        Ok(future) => Call::Running { future, peer },
+        Err(payload) => Call::Panicked {
+            message: Some(panic_message(&*payload)),
+        },
+    }
+}
+
+pin_project_lite::pin_project! {
+    // The app's future for one request, polled with the peer address set
+    // and a panic caught; see `call`.
+    #[project = CallProj]
+    pub(crate) enum Call<F> {
+        Running {
+            #[pin]
+            future: F,
+            peer: SocketAddr,
+        },
+        Panicked { message: Option<String> },
+    }
+}
+
+impl<F: Future<Output = Response>> Future for Call<F> {
+    type Output = Result<Response, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallProj::Running { future, peer } => {
+                let polled = crate::vocab::peer::enter(*peer, || {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+                });
+                match polled {
+                    Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+                }
+            }
+            CallProj::Panicked { message } => {
+                Poll::Ready(Err(message.take().unwrap_or_else(|| "polled again".into())))
+            }
+        }
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// A short plain-text response, as every engine-made error is.
+pub(crate) fn plain_response(status: StatusCode, reason: &'static str) -> Response {
+    crate::vocab::response::plain_text(status, reason)
+}
+
+/// What the app answered, after [`settle`].
+pub(crate) struct Answer {
+    /// The response to send.
+    pub(crate) response: Response,
+    /// What the connection does after it.
+    pub(crate) then: Then,
+    /// A `101` the request offered, with the function that takes the
+    /// connection once the head is written.
+    pub(crate) upgrade: Option<Callback>,
+}
+
+/// Applies the rules after the handler returns, the same on every
+/// protocol:
+///
+/// - a panic (while routing, extracting or handling) answers `500`, and
+///   the connection closes: the app may have left shared state half done;
+/// - a `1xx` cannot end an exchange (RFC 9110 §15.2): only a `101` the
+///   request offered (`can_upgrade`, which only HTTP/1.1 sets; RFC 9113
+///   §8.6 has no upgrades) goes out, with its hand-over; any other `1xx`
+///   is the handler's mistake and answers `500`;
+/// - after a `413` the connection closes (RFC 9110 §15.5.14), so the
+///   client stops sending a body nobody reads; always doing so keeps the
+///   verdict the same whether or not the rest of the body arrived already.
+pub(crate) fn settle(
+    called: Result<Response, String>,
+    can_upgrade: bool,
+    peer: SocketAddr,
+) -> Answer {
+    let mut response = match called {
+        Ok(response) => response,
+        Err(message) => {
+            tracing::error!(panic = %message, %peer, "handler panicked; answering 500");
+            return Answer {
+                response: internal_error(),
+                then: Then::Close,
+                upgrade: None,
+            };
+        }
+    };
+    let mut upgrade = None;
+    if response.status().is_informational() {
+        match take_callback(&mut response) {
+            Some(callback)
+                if can_upgrade && response.status() == StatusCode::SWITCHING_PROTOCOLS =>
+            {
+                upgrade = Some(callback);
+            }
+            _ => {
+                tracing::error!(
+                    status = %response.status(),
+                    %peer,
+                    "handler answered 1xx without an upgrade the request offered; answering 500"
+                );
+                response = internal_error();
+            }
+        }
+    }
+    let then = if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Then::CloseLingering
+    } else {
+        Then::Continue
+    };
+    Answer {
+        response,
+        then,
+        upgrade,
+    }
+}
+
+/// The response to an echo, a handler that answered with its own request
+/// body, once the engine has read that body whole (`collected`) under its
+/// limit: the same response with the bytes, or what was wrong with the
+/// body.
+pub(crate) fn echoed(
+    parts: http::response::Parts,
+    collected: Result<Bytes, BodyError>,
+) -> Response {
+    match collected {
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(e) if e.is_too_large() => {
+            plain_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
+    }
+}
+
+/// Whether a connection may carry another request after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// It may, as far as the answer goes.
+    Continue,
+    /// It closes.
+    Close,
+    /// It closes while the client may still be sending a body nobody will
+    /// read, so the close lingers until the client has read the answer.
+    CloseLingering,
+}
+
+fn internal_error() -> Response {
+    plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_lite::future;
+
+    use super::*;
+    use crate::Router;
+    use crate::routing::get;
+
+    /// A service that panics while routing, before it has a future.
+    struct PanicsWhileRouting;
+
+    impl Service for PanicsWhileRouting {
+        type Future = future::Ready<Response>;
+
+        fn call(&self, _req: Request) -> Self::Future {
+            panic!("routing broke")
+        }
+    }
+
+    #[test]
+    fn a_panic_while_routing_or_polling_becomes_an_error_with_its_message() {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 7));
+        let routed =
+            futures_lite::future::block_on(call(&PanicsWhileRouting, Request::default(), peer));
+        assert_eq!(routed.unwrap_err(), "routing broke");
+
+        let router = Router::new().route(
+            "/",
+            get(|| async {
+                futures_lite::future::yield_now().await;
+                // The peer is set in every poll, not only the first.
+                assert_eq!(
+                    crate::vocab::peer::current(),
+                    Some(SocketAddr::from(([127, 0, 0, 1], 7)))
+                );
+                panic!("handler broke");
+                #[allow(unreachable_code)]
+                "never"
+            }),
+        );
+        let polled = futures_lite::future::block_on(call(&router, Request::default(), peer));
+        assert_eq!(polled.unwrap_err(), "handler broke");
+        assert_eq!(crate::vocab::peer::current(), None);
+
+        let ok = Router::new().route("/", get(|| async { "ok" }));
+        let answered = futures_lite::future::block_on(call(&ok, Request::default(), peer));
+        assert_eq!(answered.unwrap().status(), StatusCode::OK);
+    }
+}
