@@ -89,6 +89,16 @@ fn app<R: Runtime>(rt: R, produced: Arc<AtomicUsize>) -> Router {
                 ""
             }),
         )
+        // 1xx answers: HTTP/2 has no upgrades (RFC 9113 §8.6), and a 1xx
+        // cannot end an exchange.
+        .route(
+            "/bare-101",
+            get(|| async { (StatusCode::SWITCHING_PROTOCOLS, "switching") }),
+        )
+        .route(
+            "/early-hints",
+            get(|| async { StatusCode::from_u16(103).unwrap() }),
+        )
         // Middleware runs on HTTP/2 as on HTTP/1.1: it sees the version.
         .layer(from_fn(|req: Request, next: Next| async move {
             let version = format!("{:?}", req.version());
@@ -237,11 +247,16 @@ fn serves_the_same_app_over_h2c<R: Runtime>(rt: R) {
         let too_many = fetch(&client, Method::GET, "/", &many, None).await;
         assert_eq!(too_many.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 
-        let panicked = fetch(&client, Method::GET, "/panics", &[], None).await;
-        assert_eq!(panicked.status, StatusCode::INTERNAL_SERVER_ERROR);
-        // The connection outlives the panic.
-        let after = fetch(&client, Method::GET, "/", &[], None).await;
-        assert_eq!(after.status, StatusCode::OK);
+        // The rules after the handler, the same as HTTP/1.1's: a panic
+        // and a 1xx answer 500 with the same text, and the connection
+        // outlives them.
+        for path in ["/panics", "/bare-101", "/early-hints"] {
+            let answered = fetch(&client, Method::GET, path, &[], None).await;
+            assert_eq!(answered.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert_eq!(&answered.body[..], b"internal server error", "{path}");
+            let after = fetch(&client, Method::GET, "/", &[], None).await;
+            assert_eq!(after.status, StatusCode::OK, "{path}");
+        }
     });
 }
 
@@ -282,8 +297,10 @@ fn body_limit_answers_413<R: Runtime>(rt: R) {
         let big = Bytes::from(vec![b'a'; 256 * 1024]);
         let over = fetch(&client, Method::POST, "/echo", &[], Some(big.clone())).await;
         assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // An echo, its body read whole by the engine under the limit.
         let over = fetch(&client, Method::POST, "/echo-body", &[], Some(big)).await;
         assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(&over.body[..], b"request body too large");
         let small = Bytes::from(vec![b'a'; 1024]);
         let fits = fetch(&client, Method::POST, "/echo", &[], Some(small.clone())).await;
         assert_eq!(fits.body, small);

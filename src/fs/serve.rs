@@ -339,14 +339,7 @@ pub(crate) fn respond(
         Ranges::Ignore => {
             res_headers.insert(header::CONTENT_TYPE, opened.content_type);
             let segments = vec![Segment::File(0..len)];
-            file_response(
-                StatusCode::OK,
-                res_headers,
-                opened.file,
-                segments,
-                len,
-                is_head,
-            )
+            file_response(StatusCode::OK, res_headers, opened.file, segments, is_head)
         }
         Ranges::Unsatisfiable => {
             let mut res = plain_text(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
@@ -364,18 +357,16 @@ pub(crate) fn respond(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&content_range(&range, len)).expect("digits"),
             );
-            let n = range.end - range.start;
             file_response(
                 StatusCode::PARTIAL_CONTENT,
                 res_headers,
                 opened.file,
                 vec![Segment::File(range)],
-                n,
                 is_head,
             )
         }
         Ranges::Satisfiable(ranges) => {
-            let (segments, total, boundary) = multipart(&ranges, len, &opened.content_type);
+            let (segments, boundary) = multipart(&ranges, len, &opened.content_type);
             res_headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}"))
@@ -386,7 +377,6 @@ pub(crate) fn respond(
                 res_headers,
                 opened.file,
                 segments,
-                total,
                 is_head,
             )
         }
@@ -511,18 +501,26 @@ enum Segment {
     File(Range<u64>),
 }
 
-/// The segments of a `multipart/byteranges` body (RFC 9110 §14.6), its
-/// length, and its boundary.
+impl Segment {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Bytes(bytes) => bytes.len() as u64,
+            Self::File(range) => range.end - range.start,
+        }
+    }
+}
+
+/// The segments of a `multipart/byteranges` body (RFC 9110 §14.6) and its
+/// boundary.
 fn multipart(
     ranges: &[Range<u64>],
     len: u64,
     content_type: &HeaderValue,
-) -> (Vec<Segment>, u64, String) {
+) -> (Vec<Segment>, String) {
     // Random per response, so no file can be made to contain it.
     let boundary = format!("{:016x}", RandomState::new().hash_one(ranges.len()));
     let content_type = content_type.to_str().unwrap_or("application/octet-stream");
     let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
-    let mut total = 0;
     for (i, range) in ranges.iter().enumerate() {
         // The first boundary's CRLF is not needed but keeps every part alike.
         let head = format!(
@@ -530,26 +528,24 @@ fn multipart(
             if i == 0 { "" } else { "\r\n" },
             content_range(range, len),
         );
-        total += head.len() as u64 + (range.end - range.start);
         segments.push(Segment::Bytes(head.into()));
         segments.push(Segment::File(range.clone()));
     }
     let tail = format!("\r\n--{boundary}--\r\n");
-    total += tail.len() as u64;
     segments.push(Segment::Bytes(tail.into()));
-    (segments, total, boundary)
+    (segments, boundary)
 }
 
-/// A response whose body is `segments`, `len` bytes in all, read from
-/// `file` as the connection sends it.
+/// A response whose body is `segments`, read from `file` as the
+/// connection sends it.
 fn file_response(
     status: StatusCode,
     mut headers: HeaderMap,
     file: std::fs::File,
     segments: Vec<Segment>,
-    len: u64,
     is_head: bool,
 ) -> Response {
+    let len: u64 = segments.iter().map(Segment::len).sum();
     // The engine frames a streamed body by this header; for HEAD it
     // sends the header and never polls the body.
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -751,8 +747,8 @@ mod tests {
     #[test]
     fn multipart_length_is_the_body_length() {
         let ranges = [0..2, 5..9];
-        let (segments, total, boundary) =
-            multipart(&ranges, 10, &HeaderValue::from_static("text/plain"));
+        let (segments, boundary) = multipart(&ranges, 10, &HeaderValue::from_static("text/plain"));
+        let total: u64 = segments.iter().map(Segment::len).sum();
         let mut body = Vec::new();
         for segment in &segments {
             match segment {

@@ -246,4 +246,84 @@ mod tests {
         let answered = futures_lite::future::block_on(call(&ok, Request::default(), peer));
         assert_eq!(answered.unwrap().status(), StatusCode::OK);
     }
+
+    fn status(code: u16) -> Response {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::from_u16(code).unwrap();
+        response
+    }
+
+    fn with_hand_over(mut response: Response) -> Response {
+        let callback: Callback = Box::new(|_| Box::pin(async {}));
+        response
+            .extensions_mut()
+            .insert(super::super::upgrade::OnUpgrade::new(callback));
+        response
+    }
+
+    fn text(response: Response) -> String {
+        let body = futures_lite::future::block_on(response.into_body().collect()).unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_rules_after_the_handler() {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 7));
+        // (what the app answered, whether an upgrade was offered) →
+        // (status sent, then, whether the connection is handed over)
+        let cases: Vec<(Result<Response, String>, bool, u16, Then, bool)> = vec![
+            (Ok(status(200)), false, 200, Then::Continue, false),
+            (Err("boom".into()), true, 500, Then::Close, false),
+            (
+                Ok(with_hand_over(status(101))),
+                true,
+                101,
+                Then::Continue,
+                true,
+            ),
+            // Not offered (or HTTP/2): no switch.
+            (
+                Ok(with_hand_over(status(101))),
+                false,
+                500,
+                Then::Continue,
+                false,
+            ),
+            // A 101 without the function that takes the connection.
+            (Ok(status(101)), true, 500, Then::Continue, false),
+            (Ok(status(103)), true, 500, Then::Continue, false),
+            (Ok(status(413)), false, 413, Then::CloseLingering, false),
+        ];
+        for (i, (called, can_upgrade, sent, then, upgrades)) in cases.into_iter().enumerate() {
+            let answer = settle(called, can_upgrade, peer);
+            assert_eq!(answer.response.status().as_u16(), sent, "case {i}");
+            assert_eq!(answer.then, then, "case {i}");
+            assert_eq!(answer.upgrade.is_some(), upgrades, "case {i}");
+            if sent == 500 {
+                assert_eq!(text(answer.response), "internal server error", "case {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_echo_is_answered_with_its_body_or_what_was_wrong_with_it() {
+        let (parts, _) = status(201).into_parts();
+        let ok = echoed(parts, Ok(Bytes::from_static(b"abc")));
+        assert_eq!((ok.status().as_u16(), text(ok)), (201, "abc".into()));
+
+        let too_large = futures_lite::future::block_on(Body::from("abcd").with_limit(2).collect());
+        let (parts, _) = status(200).into_parts();
+        let refused = echoed(parts, too_large);
+        assert_eq!(
+            (refused.status().as_u16(), text(refused)),
+            (413, "request body too large".into())
+        );
+
+        let (parts, _) = status(200).into_parts();
+        let broken = echoed(parts, Err(BodyError::new(std::io::Error::other("reset"))));
+        assert_eq!(
+            (broken.status().as_u16(), text(broken)),
+            (400, "invalid request body".into())
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Types that turn handler results into responses.
 //!
 //! A handler may return anything that implements [`IntoResponse`]: strings,
-//! bytes, a [`StatusCode`], [`Json`](crate::Json), [`Html`], a full
+//! bytes, a [`StatusCode`](crate::http::StatusCode), [`Json`](crate::Json), [`Html`], a full
 //! [`Response`], tuples that add a status or headers to any of those, and
 //! `Result`s of two of them.
 
