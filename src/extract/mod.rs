@@ -24,7 +24,7 @@
 //! | [`Form<T>`] (last) | a URL-encoded form body | [`FormRejection`](rejection::FormRejection) |
 //! | `Multipart` (feature `multipart`, last) | a `multipart/form-data` body | `MultipartRejection` |
 //! | [`Bytes`](bytes::Bytes), [`String`] (last) | the body | [`BytesRejection`](rejection::BytesRejection), [`StringRejection`](rejection::StringRejection) |
-//! | [`Request`], [`Body`] (last) | everything; `Body` streams | none |
+//! | [`Request`], [`Body`](crate::Body) (last) | everything; `Body` streams | none |
 //!
 //! Every rejection is a `4xx` (or, for a route that contradicts its
 //! handler's types, a `500`) whose `text/plain` body says exactly what was

@@ -50,7 +50,9 @@ pub(crate) enum Outcome {
     Upgrade(Upgraded, Callback),
     /// The connection opened with the HTTP/2 preface (prior knowledge): the
     /// stream, with every byte read so far, the preface included, is for
-    /// the HTTP/2 engine.
+    /// the HTTP/2 engine. Without the `http2` feature the preface is an
+    /// HTTP/2.0 request like any other, and answered `505`.
+    #[cfg(feature = "http2")]
     Preface(Upgraded),
 }
 
@@ -80,6 +82,7 @@ where
         Ok(Exit::Upgrade(callback)) => {
             Outcome::Upgrade(h1.io.hand_over().with_signal(conn.signal.clone()), callback)
         }
+        #[cfg(feature = "http2")]
         Ok(Exit::Preface) => Outcome::Preface(h1.io.hand_over()),
         Err(e) => {
             tracing::debug!(error = %e, peer = %conn.peer, "connection closed with an error");
@@ -92,6 +95,7 @@ where
 enum Exit {
     Closed,
     Upgrade(Callback),
+    #[cfg(feature = "http2")]
     Preface,
 }
 

@@ -271,7 +271,8 @@ mod tests {
         let peer = SocketAddr::from(([127, 0, 0, 1], 7));
         // (what the app answered, whether an upgrade was offered) →
         // (status sent, then, whether the connection is handed over)
-        let cases: Vec<(Result<Response, String>, bool, u16, Then, bool)> = vec![
+        type Case = (Result<Response, String>, bool, u16, Then, bool);
+        let cases: Vec<Case> = vec![
             (Ok(status(200)), false, 200, Then::Continue, false),
             (Err("boom".into()), true, 500, Then::Close, false),
             (

@@ -58,6 +58,7 @@ impl Timer for NoTimer {
 /// an HTTP/1.1 parser sees it: a complete request head with version 2.0.
 /// HTTP/1.1 stops there and hands the connection back, and the protocol is
 /// chosen above the engines.
+#[cfg(feature = "http2")]
 pub(crate) const H2_PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 
 /// One connection as an engine sees it: the app, the peer, the timer and

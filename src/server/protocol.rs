@@ -31,8 +31,8 @@ pub(crate) enum Known {
     /// Nothing negotiated: HTTP/1.1, or HTTP/2 if the client opens with
     /// the preface (prior knowledge).
     Unknown,
-    /// ALPN chose `h2`.
-    #[cfg(feature = "http2")]
+    /// ALPN chose `h2` (so TLS, which carries ALPN, is on).
+    #[cfg(all(feature = "http2", feature = "tls"))]
     Http2,
 }
 
@@ -57,15 +57,13 @@ where
     Box::pin(async move {
         match known {
             Known::Unknown => {}
-            #[cfg(feature = "http2")]
+            #[cfg(all(feature = "http2", feature = "tls"))]
             Known::Http2 => return http2::serve(io, &conn).await,
         }
         match http1::serve(io, &conn).await {
             Outcome::Closed => {}
             #[cfg(feature = "http2")]
             Outcome::Preface(io) => http2::serve(io, &conn).await,
-            #[cfg(not(feature = "http2"))]
-            Outcome::Preface(_) => {}
             Outcome::Upgrade(io, callback) => upgrade(io, callback, conn.peer).await,
         }
     })
