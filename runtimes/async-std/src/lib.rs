@@ -313,6 +313,12 @@ mod tests {
         runs_spawned_task(AsyncStd::with_workers(2));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn async_std_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(AsyncStd::with_workers(2));
+    }
+
     #[test]
     fn async_std_detached_tasks_run_on_the_configured_pool() {
         let rt = AsyncStd::with_workers(2);

@@ -466,8 +466,10 @@ mod tests {
     use super::*;
     use tramline_rt::conformance::*;
 
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, mpsc};
+    use std::sync::mpsc;
+    use std::task::{Context, Poll};
     use std::thread;
     use std::time::Instant;
 
@@ -489,19 +491,14 @@ mod tests {
 
     #[test]
     fn smol_with_one_worker_serves_on_the_calling_thread() {
-        let rt = Smol::with_workers(1);
-        let (tx, rx) = mpsc::channel();
-        let on = rt.block_on(async {
-            rt.spawn(async move { tx.send(thread::current().id()).unwrap() });
-            for _ in 0..1000 {
-                if let Ok(id) = rx.try_recv() {
-                    return Some(id);
-                }
-                rt.sleep(Duration::from_millis(10)).await;
-            }
-            None
-        });
-        assert_eq!(on, Some(thread::current().id()));
+        let on = runs_spawned_task(Smol::with_workers(1));
+        assert_eq!(on, thread::current().id());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn smol_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(Smol::with_workers(1));
     }
 
     #[test]
@@ -618,43 +615,21 @@ mod tests {
 
     #[test]
     fn smol_local_runs_each_worker_on_its_own_thread() {
-        let rt = SmolLocal::new(2);
-        assert_eq!(rt.listeners(), 2);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let (log, rt) = (log.clone(), handle.clone());
-            async move {
-                let me = thread::current();
-                // A spawned task stays on the worker's thread.
-                let (tx, rx) = smol::channel::bounded(1);
-                rt.spawn(async move { tx.send(thread::current().id()).await.unwrap() });
-                let spawned_on = rx.recv().await.ok();
-                let name = me.name().map(str::to_owned);
-                log.lock().unwrap().push((i, me.id(), name, spawned_on));
-                Ok(())
-            }
-        })
-        .unwrap();
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|entry| entry.0);
-        assert_eq!(seen.len(), 2);
-        assert_ne!(seen[0].1, seen[1].1);
-        for (i, id, name, spawned_on) in &seen {
-            assert_eq!(name.as_deref(), Some(format!("tramline-smol-{i}").as_str()));
-            assert_eq!(spawned_on.as_ref(), Some(id));
-        }
+        runs_each_worker_on_its_own_thread(SmolLocal::new(2), "tramline-smol");
     }
 
     #[test]
     fn smol_local_workers_accept_on_their_own_listeners() {
-        let seen = workers_accept_on_their_own_listeners(SmolLocal::new(2), |stream| {
+        workers_accept_on_their_own_listeners(SmolLocal::new(2), "tramline-smol", |stream| {
             assert!(stream.get_ref().get_ref().nodelay()?);
             Ok(())
         });
-        let want = ["tramline-smol-0", "tramline-smol-1"].map(|n| Some(n.to_owned()));
-        assert_eq!(seen, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn smol_local_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(SmolLocal::new(1));
     }
 
     #[test]

@@ -381,7 +381,6 @@ mod tests {
     use super::*;
     use tramline_rt::conformance::*;
 
-    use std::sync::Mutex;
     use std::sync::mpsc;
     use std::thread;
 
@@ -444,52 +443,26 @@ mod tests {
 
     #[test]
     fn tokio_local_runs_each_worker_on_its_own_thread() {
-        let rt = TokioLocal::new(2);
-        assert_eq!(rt.listeners(), 2);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let (log, rt) = (log.clone(), handle.clone());
-            async move {
-                let me = thread::current();
-                // A spawned task stays on the worker's thread.
-                let (tx, rx) = mpsc::channel();
-                rt.spawn(async move { tx.send(thread::current().id()).unwrap() });
-                let mut spawned_on = None;
-                for _ in 0..1000 {
-                    if let Ok(id) = rx.try_recv() {
-                        spawned_on = Some(id);
-                        break;
-                    }
-                    rt.sleep(Duration::from_millis(10)).await;
-                }
-                let name = me.name().map(str::to_owned);
-                log.lock().unwrap().push((i, me.id(), name, spawned_on));
-                Ok(())
-            }
-        })
-        .unwrap();
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|entry| entry.0);
-        assert_eq!(seen.len(), 2);
-        assert_ne!(seen[0].1, seen[1].1);
-        for (i, id, name, spawned_on) in &seen {
-            assert_eq!(
-                name.as_deref(),
-                Some(format!("tramline-tokio-{i}").as_str())
-            );
-            assert_eq!(spawned_on.as_ref(), Some(id));
-        }
+        runs_each_worker_on_its_own_thread(TokioLocal::new(2), "tramline-tokio");
     }
 
     #[test]
     fn tokio_local_workers_accept_on_their_own_listeners() {
-        let seen = workers_accept_on_their_own_listeners(TokioLocal::new(2), |stream| {
+        workers_accept_on_their_own_listeners(TokioLocal::new(2), "tramline-tokio", |stream| {
             assert!(stream.get_ref().nodelay()?);
             Ok(())
         });
-        let want = ["tramline-tokio-0", "tramline-tokio-1"].map(|n| Some(n.to_owned()));
-        assert_eq!(seen, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn tokio_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(Tokio::with_workers(1));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn tokio_local_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(TokioLocal::new(1));
     }
 }
