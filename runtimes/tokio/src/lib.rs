@@ -26,8 +26,9 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
+use tokio::net as tokio_net;
 use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
-use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+use tramline_rt::{Accept, AsyncRead, AsyncWrite, Runtime};
 
 /// A multi-thread tokio runtime with work stealing.
 ///
@@ -145,13 +146,13 @@ impl Runtime for Tokio {
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
         let _guard = self.handle().enter();
-        TcpListener::from_std(listener)
+        tcp_listener(listener)
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
         let _guard = self.handle().enter();
-        UnixListener::from_std(listener)
+        unix_listener(listener)
     }
 
     /// Runs `future` on this runtime, blocking the calling thread.
@@ -223,12 +224,12 @@ impl Runtime for TokioLocal {
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        TcpListener::from_std(listener)
+        tcp_listener(listener)
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        UnixListener::from_std(listener)
+        unix_listener(listener)
     }
 
     /// Runs `future` on a fresh current-thread runtime (for `main` and
@@ -264,10 +265,10 @@ impl Runtime for TokioLocal {
 pub struct Stream<T>(T);
 
 /// A TCP stream accepted by a tokio runtime (`TCP_NODELAY` set).
-pub type TcpStream = Stream<tokio::net::TcpStream>;
+pub type TcpStream = Stream<tokio_net::TcpStream>;
 /// A Unix domain socket stream accepted by a tokio runtime.
 #[cfg(unix)]
-pub type UnixStream = Stream<tokio::net::UnixStream>;
+pub type UnixStream = Stream<tokio_net::UnixStream>;
 
 impl<T> Stream<T> {
     /// Returns a shared reference to the tokio stream.
@@ -278,6 +279,12 @@ impl<T> Stream<T> {
     /// Returns the tokio stream.
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+impl<T> From<T> for Stream<T> {
+    fn from(stream: T) -> Self {
+        Self(stream)
     }
 }
 
@@ -321,58 +328,53 @@ impl<T: TokioWrite + Unpin> AsyncWrite for Stream<T> {
 }
 
 /// A TCP listener registered with a tokio runtime.
-#[derive(Debug)]
-pub struct TcpListener(tokio::net::TcpListener);
-
-impl TcpListener {
-    /// Must run inside a tokio runtime context.
-    fn from_std(listener: StdTcpListener) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        tokio::net::TcpListener::from_std(listener).map(Self)
-    }
-}
-
-impl tramline_rt::Listener for TcpListener {
-    type Stream = TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.0.accept().await?;
-        // A latency hint only: if the peer is already gone the first read
-        // reports it, so this must not fail the accept loop.
-        let _ = stream.set_nodelay(true);
-        Ok((Stream(stream), addr))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
+pub type TcpListener = tramline_rt::TcpListener<tokio_net::TcpListener, Net, TcpStream>;
 /// A Unix domain socket listener registered with a tokio runtime.
 #[cfg(unix)]
-#[derive(Debug)]
-pub struct UnixListener(tokio::net::UnixListener);
+pub type UnixListener = tramline_rt::UnixListener<tokio_net::UnixListener, Net, UnixStream>;
 
-#[cfg(unix)]
-impl UnixListener {
-    /// Must run inside a tokio runtime context.
-    fn from_std(listener: StdUnixListener) -> io::Result<Self> {
+/// Registers `listener` with the tokio runtime of the calling thread's
+/// context, which needs it non-blocking.
+fn tcp_listener(listener: StdTcpListener) -> io::Result<TcpListener> {
+    TcpListener::new(listener, |listener| {
         listener.set_nonblocking(true)?;
-        tokio::net::UnixListener::from_std(listener).map(Self)
+        tokio_net::TcpListener::from_std(listener)
+    })
+}
+
+/// As [`tcp_listener`], for a Unix domain socket listener.
+#[cfg(unix)]
+fn unix_listener(listener: StdUnixListener) -> io::Result<UnixListener> {
+    UnixListener::new(listener, |listener| {
+        listener.set_nonblocking(true)?;
+        tokio_net::UnixListener::from_std(listener)
+    })
+}
+
+/// tokio's accept verbs, for [`TcpListener`] and [`UnixListener`].
+#[derive(Debug)]
+pub enum Net {}
+
+impl Accept<tokio_net::TcpListener> for Net {
+    type Socket = tokio_net::TcpStream;
+    type Peer = SocketAddr;
+
+    fn accept(
+        listener: &tokio_net::TcpListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, SocketAddr)>> + Send {
+        listener.accept()
     }
 }
 
 #[cfg(unix)]
-impl tramline_rt::Listener for UnixListener {
-    type Stream = UnixStream;
+impl Accept<tokio_net::UnixListener> for Net {
+    type Socket = tokio_net::UnixStream;
+    type Peer = tokio_net::unix::SocketAddr;
 
-    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, _) = self.0.accept().await?;
-        Ok((Stream(stream), tramline_rt::UNIX_PEER))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(tramline_rt::UNIX_PEER)
+    fn accept(
+        listener: &tokio_net::UnixListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, Self::Peer)>> + Send {
+        listener.accept()
     }
 }
 
