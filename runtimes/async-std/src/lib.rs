@@ -19,6 +19,8 @@
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener as StdUnixListener;
 use std::time::Duration;
 
 use async_global_executor::GlobalExecutorConfig;
@@ -26,7 +28,7 @@ use async_io::Timer;
 use async_std::net as std_net;
 #[cfg(unix)]
 use async_std::os::unix::net as unix_net;
-use tramline_rt::{Accept, Runtime};
+use tramline_rt::{Accept, Runtime, nonblocking};
 
 /// async-std's global executor, as a tramline runtime.
 ///
@@ -114,10 +116,7 @@ impl Runtime for AsyncStd {
     /// async-std panics if its reactor refuses the listener (for example,
     /// out of epoll watches): its `From` conversion has no error path.
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        TcpListener::new(listener, |listener| {
-            listener.set_nonblocking(true)?;
-            Ok(listener.into())
-        })
+        TcpListener::new(listener, nonblocking(|l: StdTcpListener| Ok(l.into())))
     }
 
     /// Registers `listener` with async-std's reactor.
@@ -130,14 +129,8 @@ impl Runtime for AsyncStd {
     ///
     /// As [`Runtime::listener`]: async-std's conversion has no error path.
     #[cfg(unix)]
-    fn unix_listener(
-        &self,
-        listener: std::os::unix::net::UnixListener,
-    ) -> io::Result<Self::UnixListener> {
-        UnixListener::new(listener, |listener| {
-            listener.set_nonblocking(true)?;
-            Ok(listener.into())
-        })
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        UnixListener::new(listener, nonblocking(|l: StdUnixListener| Ok(l.into())))
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
 
-pub use listener::{Accept, Listener, TcpListener};
+pub use listener::{Accept, Listener, TcpListener, nonblocking};
 #[cfg(unix)]
 pub use listener::{UNIX_PEER, UnixListener};
 pub use sleep::Sleep;

@@ -71,6 +71,19 @@ pub trait Accept<L> {
     fn accept(listener: &L) -> impl Future<Output = io::Result<(Self::Socket, Self::Peer)>> + Send;
 }
 
+/// Makes a std listener non-blocking, then registers it with `register`:
+/// what a readiness reactor whose own registration leaves the listener
+/// blocking (tokio's `from_std`, async-std's `From`) needs before
+/// [`TcpListener::new`] or [`UnixListener::new`].
+pub fn nonblocking<S: AsSocket, L>(
+    register: impl FnOnce(S) -> io::Result<L>,
+) -> impl FnOnce(S) -> io::Result<L> {
+    move |listener| {
+        SockRef::from(&listener).set_nonblocking(true)?;
+        register(listener)
+    }
+}
+
 /// A TCP listener: the runtime's listener `L`, accepting with `A`'s
 /// [`Accept`] verb and yielding `S` streams with `TCP_NODELAY` set.
 pub struct TcpListener<L, A, S> {

@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
 use tokio::net as tokio_net;
 use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
-use tramline_rt::{Accept, AsyncRead, AsyncWrite, Runtime};
+use tramline_rt::{Accept, AsyncRead, AsyncWrite, Runtime, nonblocking};
 
 /// A multi-thread tokio runtime with work stealing.
 ///
@@ -146,13 +146,13 @@ impl Runtime for Tokio {
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
         let _guard = self.handle().enter();
-        tcp_listener(listener)
+        TcpListener::new(listener, nonblocking(tokio_net::TcpListener::from_std))
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
         let _guard = self.handle().enter();
-        unix_listener(listener)
+        UnixListener::new(listener, nonblocking(tokio_net::UnixListener::from_std))
     }
 
     /// Runs `future` on this runtime, blocking the calling thread.
@@ -224,12 +224,12 @@ impl Runtime for TokioLocal {
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        tcp_listener(listener)
+        TcpListener::new(listener, nonblocking(tokio_net::TcpListener::from_std))
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        unix_listener(listener)
+        UnixListener::new(listener, nonblocking(tokio_net::UnixListener::from_std))
     }
 
     /// Runs `future` on a fresh current-thread runtime (for `main` and
@@ -332,24 +332,6 @@ pub type TcpListener = tramline_rt::TcpListener<tokio_net::TcpListener, Net, Tcp
 /// A Unix domain socket listener registered with a tokio runtime.
 #[cfg(unix)]
 pub type UnixListener = tramline_rt::UnixListener<tokio_net::UnixListener, Net, UnixStream>;
-
-/// Registers `listener` with the tokio runtime of the calling thread's
-/// context, which needs it non-blocking.
-fn tcp_listener(listener: StdTcpListener) -> io::Result<TcpListener> {
-    TcpListener::new(listener, |listener| {
-        listener.set_nonblocking(true)?;
-        tokio_net::TcpListener::from_std(listener)
-    })
-}
-
-/// As [`tcp_listener`], for a Unix domain socket listener.
-#[cfg(unix)]
-fn unix_listener(listener: StdUnixListener) -> io::Result<UnixListener> {
-    UnixListener::new(listener, |listener| {
-        listener.set_nonblocking(true)?;
-        tokio_net::UnixListener::from_std(listener)
-    })
-}
 
 /// tokio's accept verbs, for [`TcpListener`] and [`UnixListener`].
 #[derive(Debug)]
