@@ -17,15 +17,18 @@
 //! ```
 
 use std::future::Future;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Shutdown, SocketAddr, TcpListener as StdTcpListener};
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener as StdUnixListener;
 use std::time::Duration;
 
 use async_global_executor::GlobalExecutorConfig;
 use async_io::Timer;
-use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+use async_std::net as std_net;
+#[cfg(unix)]
+use async_std::os::unix::net as unix_net;
+use tramline_rt::{Accept, Runtime, nonblocking};
 
 /// async-std's global executor, as a tramline runtime.
 ///
@@ -99,7 +102,7 @@ impl Runtime for AsyncStd {
     }
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        Sleep(Timer::after(duration))
+        Sleep::new(Timer::after(duration))
     }
 
     /// Registers `listener` with async-std's reactor.
@@ -113,8 +116,7 @@ impl Runtime for AsyncStd {
     /// async-std panics if its reactor refuses the listener (for example,
     /// out of epoll watches): its `From` conversion has no error path.
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener(listener.into()))
+        TcpListener::new(listener, nonblocking(|l: StdTcpListener| Ok(l.into())))
     }
 
     /// Registers `listener` with async-std's reactor.
@@ -127,12 +129,8 @@ impl Runtime for AsyncStd {
     ///
     /// As [`Runtime::listener`]: async-std's conversion has no error path.
     #[cfg(unix)]
-    fn unix_listener(
-        &self,
-        listener: std::os::unix::net::UnixListener,
-    ) -> io::Result<Self::UnixListener> {
-        listener.set_nonblocking(true)?;
-        Ok(UnixListener(listener.into()))
+    fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
+        UnixListener::new(listener, nonblocking(|l: StdUnixListener| Ok(l.into())))
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -141,151 +139,46 @@ impl Runtime for AsyncStd {
 }
 
 /// The future returned by [`Runtime::sleep`] on [`AsyncStd`].
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping it cancels the timer.
-#[derive(Debug)]
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Sleep(Timer);
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
+pub type Sleep = tramline_rt::Sleep<Timer>;
 
 /// A stream accepted by [`AsyncStd`], speaking the futures-io traits.
-#[derive(Debug)]
-pub struct Stream<T>(T);
-
+pub type Stream<T> = tramline_rt::Stream<T>;
 /// A TCP stream accepted by [`AsyncStd`] (`TCP_NODELAY` set).
-pub type TcpStream = Stream<async_std::net::TcpStream>;
+pub type TcpStream = Stream<std_net::TcpStream>;
 /// A Unix domain socket stream accepted by [`AsyncStd`].
 #[cfg(unix)]
-pub type UnixStream = Stream<async_std::os::unix::net::UnixStream>;
-
-impl<T> Stream<T> {
-    /// Returns a shared reference to the async-std stream.
-    pub fn get_ref(&self) -> &T {
-        &self.0
-    }
-
-    /// Returns the async-std stream.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-/// The async-std streams whose write half can be shut down.
-pub trait HalfClose {
-    /// Shuts down the write half (sends FIN).
-    ///
-    /// # Errors
-    ///
-    /// Returns the OS error of `shutdown(2)`.
-    fn shutdown_write(&self) -> io::Result<()>;
-}
-
-impl HalfClose for async_std::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-#[cfg(unix)]
-impl HalfClose for async_std::os::unix::net::UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Stream<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read_vectored(cx, bufs)
-    }
-}
-
-impl<T: AsyncWrite + HalfClose + Unpin> AsyncWrite for Stream<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    /// Flushes, then shuts down the write half (sends FIN).
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // async-std's own poll_close only flushes; shut down like tokio does
-        // so that `close` means the same on every runtime.
-        ready!(Pin::new(&mut self.0).poll_flush(cx))?;
-        Poll::Ready(self.0.shutdown_write())
-    }
-}
+pub type UnixStream = Stream<unix_net::UnixStream>;
 
 /// A TCP listener registered with async-std's reactor.
+pub type TcpListener = tramline_rt::TcpListener<std_net::TcpListener, Net, TcpStream>;
+/// A Unix domain socket listener registered with async-std's reactor.
+#[cfg(unix)]
+pub type UnixListener = tramline_rt::UnixListener<unix_net::UnixListener, Net, UnixStream>;
+
+/// async-std's accept verbs, for [`TcpListener`] and [`UnixListener`].
 #[derive(Debug)]
-pub struct TcpListener(async_std::net::TcpListener);
+pub enum Net {}
 
-impl tramline_rt::Listener for TcpListener {
-    type Stream = TcpStream;
+impl Accept<std_net::TcpListener> for Net {
+    type Socket = std_net::TcpStream;
+    type Peer = SocketAddr;
 
-    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.0.accept().await?;
-        // A latency hint only: if the peer is already gone the first read
-        // reports it, so this must not fail the accept loop.
-        let _ = stream.set_nodelay(true);
-        Ok((Stream(stream), addr))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+    fn accept(
+        listener: &std_net::TcpListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, SocketAddr)>> + Send {
+        listener.accept()
     }
 }
 
-/// A Unix domain socket listener registered with async-std's reactor.
 #[cfg(unix)]
-#[derive(Debug)]
-pub struct UnixListener(async_std::os::unix::net::UnixListener);
+impl Accept<unix_net::UnixListener> for Net {
+    type Socket = unix_net::UnixStream;
+    type Peer = unix_net::SocketAddr;
 
-#[cfg(unix)]
-impl tramline_rt::Listener for UnixListener {
-    type Stream = UnixStream;
-
-    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, _) = self.0.accept().await?;
-        Ok((Stream(stream), tramline_rt::UNIX_PEER))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(tramline_rt::UNIX_PEER)
+    fn accept(
+        listener: &unix_net::UnixListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, Self::Peer)>> + Send {
+        listener.accept()
     }
 }
 
@@ -311,6 +204,12 @@ mod tests {
     #[test]
     fn async_std_runs_spawned_tasks() {
         runs_spawned_task(AsyncStd::with_workers(2));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn async_std_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(AsyncStd::with_workers(2));
     }
 
     #[test]

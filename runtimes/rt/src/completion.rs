@@ -137,6 +137,12 @@ struct Writer<C: Completion> {
     shutdown: Option<C::Shutdown>,
 }
 
+impl<C: Completion> From<C> for Stream<C> {
+    fn from(io: C) -> Self {
+        Self::new(io)
+    }
+}
+
 impl<C: Completion> Stream<C> {
     /// Wraps a connected socket.
     pub fn new(io: C) -> Self {

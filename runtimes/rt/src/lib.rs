@@ -24,14 +24,35 @@
 //!
 //! The server binds the listeners, then calls [`Runtime::run`], which runs the
 //! worker future for each listener index on the thread that owns it.
+//!
+//! # Writing an adapter
+//!
+//! The socket glue is written here once, generically, as async-io writes
+//! `Async<T>` once for every socket type: [`Stream`] makes a futures-io
+//! socket send FIN on close; [`TcpListener`] and [`UnixListener`] wrap a
+//! runtime's listener and accept through its [`Accept`] verb, setting
+//! `TCP_NODELAY` and reporting [`UNIX_PEER`]; [`Sleep`] wraps its timer.
+//! An adapter keeps only what names its runtime: the executor, how a
+//! listener is registered and accepted from, and, for a runtime that does
+//! not speak futures-io, the bridge to it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::net::TcpListener as StdTcpListener;
 use std::time::Duration;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
+
+pub use listener::{Accept, Listener, TcpListener, nonblocking};
+#[cfg(unix)]
+pub use listener::{UNIX_PEER, UnixListener};
+pub use sleep::Sleep;
+pub use stream::Stream;
+
+mod listener;
+mod sleep;
+mod stream;
 
 #[cfg(feature = "completion")]
 #[cfg_attr(docsrs, doc(cfg(feature = "completion")))]
@@ -138,36 +159,6 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     {
         self.block_on(worker(0))
     }
-}
-
-/// The address a Unix domain socket listener and its streams report: a Unix
-/// socket has no IP address, so this is the unspecified `0.0.0.0:0`.
-#[cfg(unix)]
-pub const UNIX_PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-
-/// A listener registered with a runtime: TCP, or a Unix domain socket.
-pub trait Listener: Send + 'static {
-    /// The stream type accepted connections come as.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-
-    /// Accepts the next connection and returns it with the peer's address.
-    ///
-    /// # Errors
-    ///
-    /// Returns the OS error of the failed `accept` (for example `EMFILE`).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the future before it completes loses no
-    /// connection.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
-
-    /// Returns the address this listener is bound to.
-    ///
-    /// # Errors
-    ///
-    /// Returns the OS error if the address cannot be read.
-    fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 
 /// Runs `worker(i)` on `n` threads, each driving its own single-threaded

@@ -20,18 +20,17 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Shutdown, SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
 #[cfg(unix)]
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use smol::channel::Sender;
 use smol::{Async, Executor, LocalExecutor, Timer};
-use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+use tramline_rt::{Accept, Runtime};
 
 /// Runs `future` on the calling thread, which meanwhile runs `executor`'s
 /// tasks too.
@@ -133,16 +132,16 @@ impl Runtime for Smol {
     }
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        Sleep(Timer::after(duration))
+        Sleep::new(Timer::after(duration))
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        Async::new(listener).map(TcpListener)
+        TcpListener::new(listener, Async::new)
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        Async::new(listener).map(UnixListener)
+        UnixListener::new(listener, Async::new)
     }
 
     /// Runs `future` on the calling thread, which meanwhile also runs the
@@ -251,16 +250,16 @@ impl Runtime for SmolLocal {
     }
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        Sleep(Timer::after(duration))
+        Sleep::new(Timer::after(duration))
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        Async::new(listener).map(TcpListener)
+        TcpListener::new(listener, Async::new)
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        Async::new(listener).map(UnixListener)
+        UnixListener::new(listener, Async::new)
     }
 
     /// Runs `future` on a fresh executor on the calling thread (for `main`
@@ -305,159 +304,49 @@ impl Runtime for SmolLocal {
 }
 
 /// The future returned by [`Runtime::sleep`] on [`Smol`] and [`SmolLocal`].
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping it cancels the timer.
-#[derive(Debug)]
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Sleep(Timer);
+pub type Sleep = tramline_rt::Sleep<Timer>;
 
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
-/// A stream accepted by [`Smol`] or [`SmolLocal`], speaking the futures-io
-/// traits.
-#[derive(Debug)]
-pub struct Stream<T>(Async<T>);
-
+/// A stream accepted by [`Smol`] or [`SmolLocal`]: a std stream registered
+/// with async-io's reactor, speaking the futures-io traits.
+pub type Stream<T> = tramline_rt::Stream<Async<T>>;
 /// A TCP stream accepted by [`Smol`] or [`SmolLocal`] (`TCP_NODELAY` set).
 pub type TcpStream = Stream<StdTcpStream>;
 /// A Unix domain socket stream accepted by [`Smol`] or [`SmolLocal`].
 #[cfg(unix)]
 pub type UnixStream = Stream<StdUnixStream>;
 
-impl<T> Stream<T> {
-    /// Returns a shared reference to the registered std stream.
-    pub fn get_ref(&self) -> &Async<T> {
-        &self.0
-    }
-
-    /// Returns the registered std stream.
-    pub fn into_inner(self) -> Async<T> {
-        self.0
-    }
-}
-
-/// The std streams whose write half can be shut down.
-pub trait HalfClose {
-    /// Shuts down the write half (sends FIN).
-    ///
-    /// # Errors
-    ///
-    /// Returns the OS error of `shutdown(2)`.
-    fn shutdown_write(&self) -> io::Result<()>;
-}
-
-impl HalfClose for StdTcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-#[cfg(unix)]
-impl HalfClose for StdUnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl<T> AsyncRead for Stream<T>
-where
-    Async<T>: AsyncRead,
-{
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read_vectored(cx, bufs)
-    }
-}
-
-impl<T: HalfClose> AsyncWrite for Stream<T>
-where
-    Async<T>: AsyncWrite,
-{
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    /// Flushes, then shuts down the write half (sends FIN).
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // async-io's own poll_close only flushes; shut down like tokio does
-        // so that `close` means the same on every runtime.
-        ready!(Pin::new(&mut self.0).poll_flush(cx))?;
-        Poll::Ready(self.0.get_ref().shutdown_write())
-    }
-}
-
 /// A TCP listener registered with smol's reactor (by [`Smol`] or
 /// [`SmolLocal`]).
+pub type TcpListener = tramline_rt::TcpListener<Async<StdTcpListener>, Net, TcpStream>;
+/// A Unix domain socket listener registered with smol's reactor.
+#[cfg(unix)]
+pub type UnixListener = tramline_rt::UnixListener<Async<StdUnixListener>, Net, UnixStream>;
+
+/// smol's accept verbs, async-io's, for [`TcpListener`] and
+/// [`UnixListener`].
 #[derive(Debug)]
-pub struct TcpListener(Async<StdTcpListener>);
+pub enum Net {}
 
-impl tramline_rt::Listener for TcpListener {
-    type Stream = TcpStream;
+impl Accept<Async<StdTcpListener>> for Net {
+    type Socket = Async<StdTcpStream>;
+    type Peer = SocketAddr;
 
-    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.0.accept().await?;
-        // A latency hint only: if the peer is already gone the first read
-        // reports it, so this must not fail the accept loop.
-        let _ = stream.get_ref().set_nodelay(true);
-        Ok((Stream(stream), addr))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.get_ref().local_addr()
+    fn accept(
+        listener: &Async<StdTcpListener>,
+    ) -> impl Future<Output = io::Result<(Self::Socket, SocketAddr)>> + Send {
+        listener.accept()
     }
 }
 
-/// A Unix domain socket listener registered with smol's reactor.
 #[cfg(unix)]
-#[derive(Debug)]
-pub struct UnixListener(Async<StdUnixListener>);
+impl Accept<Async<StdUnixListener>> for Net {
+    type Socket = Async<StdUnixStream>;
+    type Peer = std::os::unix::net::SocketAddr;
 
-#[cfg(unix)]
-impl tramline_rt::Listener for UnixListener {
-    type Stream = UnixStream;
-
-    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, _) = self.0.accept().await?;
-        Ok((Stream(stream), tramline_rt::UNIX_PEER))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(tramline_rt::UNIX_PEER)
+    fn accept(
+        listener: &Async<StdUnixListener>,
+    ) -> impl Future<Output = io::Result<(Self::Socket, Self::Peer)>> + Send {
+        listener.accept()
     }
 }
 
@@ -466,8 +355,10 @@ mod tests {
     use super::*;
     use tramline_rt::conformance::*;
 
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, mpsc};
+    use std::sync::mpsc;
+    use std::task::{Context, Poll};
     use std::thread;
     use std::time::Instant;
 
@@ -489,19 +380,14 @@ mod tests {
 
     #[test]
     fn smol_with_one_worker_serves_on_the_calling_thread() {
-        let rt = Smol::with_workers(1);
-        let (tx, rx) = mpsc::channel();
-        let on = rt.block_on(async {
-            rt.spawn(async move { tx.send(thread::current().id()).unwrap() });
-            for _ in 0..1000 {
-                if let Ok(id) = rx.try_recv() {
-                    return Some(id);
-                }
-                rt.sleep(Duration::from_millis(10)).await;
-            }
-            None
-        });
-        assert_eq!(on, Some(thread::current().id()));
+        let on = runs_spawned_task(Smol::with_workers(1));
+        assert_eq!(on, thread::current().id());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn smol_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(Smol::with_workers(1));
     }
 
     #[test]
@@ -618,43 +504,21 @@ mod tests {
 
     #[test]
     fn smol_local_runs_each_worker_on_its_own_thread() {
-        let rt = SmolLocal::new(2);
-        assert_eq!(rt.listeners(), 2);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let (log, rt) = (log.clone(), handle.clone());
-            async move {
-                let me = thread::current();
-                // A spawned task stays on the worker's thread.
-                let (tx, rx) = smol::channel::bounded(1);
-                rt.spawn(async move { tx.send(thread::current().id()).await.unwrap() });
-                let spawned_on = rx.recv().await.ok();
-                let name = me.name().map(str::to_owned);
-                log.lock().unwrap().push((i, me.id(), name, spawned_on));
-                Ok(())
-            }
-        })
-        .unwrap();
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|entry| entry.0);
-        assert_eq!(seen.len(), 2);
-        assert_ne!(seen[0].1, seen[1].1);
-        for (i, id, name, spawned_on) in &seen {
-            assert_eq!(name.as_deref(), Some(format!("tramline-smol-{i}").as_str()));
-            assert_eq!(spawned_on.as_ref(), Some(id));
-        }
+        runs_each_worker_on_its_own_thread(SmolLocal::new(2), "tramline-smol");
     }
 
     #[test]
     fn smol_local_workers_accept_on_their_own_listeners() {
-        let seen = workers_accept_on_their_own_listeners(SmolLocal::new(2), |stream| {
+        workers_accept_on_their_own_listeners(SmolLocal::new(2), "tramline-smol", |stream| {
             assert!(stream.get_ref().get_ref().nodelay()?);
             Ok(())
         });
-        let want = ["tramline-smol-0", "tramline-smol-1"].map(|n| Some(n.to_owned()));
-        assert_eq!(seen, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn smol_local_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(SmolLocal::new(1));
     }
 
     #[test]

@@ -26,8 +26,9 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
+use tokio::net as tokio_net;
 use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
-use tramline_rt::{AsyncRead, AsyncWrite, Runtime};
+use tramline_rt::{Accept, AsyncRead, AsyncWrite, Runtime, nonblocking};
 
 /// A multi-thread tokio runtime with work stealing.
 ///
@@ -145,13 +146,13 @@ impl Runtime for Tokio {
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
         let _guard = self.handle().enter();
-        TcpListener::from_std(listener)
+        TcpListener::new(listener, nonblocking(tokio_net::TcpListener::from_std))
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
         let _guard = self.handle().enter();
-        UnixListener::from_std(listener)
+        UnixListener::new(listener, nonblocking(tokio_net::UnixListener::from_std))
     }
 
     /// Runs `future` on this runtime, blocking the calling thread.
@@ -223,12 +224,12 @@ impl Runtime for TokioLocal {
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        TcpListener::from_std(listener)
+        TcpListener::new(listener, nonblocking(tokio_net::TcpListener::from_std))
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        UnixListener::from_std(listener)
+        UnixListener::new(listener, nonblocking(tokio_net::UnixListener::from_std))
     }
 
     /// Runs `future` on a fresh current-thread runtime (for `main` and
@@ -264,10 +265,10 @@ impl Runtime for TokioLocal {
 pub struct Stream<T>(T);
 
 /// A TCP stream accepted by a tokio runtime (`TCP_NODELAY` set).
-pub type TcpStream = Stream<tokio::net::TcpStream>;
+pub type TcpStream = Stream<tokio_net::TcpStream>;
 /// A Unix domain socket stream accepted by a tokio runtime.
 #[cfg(unix)]
-pub type UnixStream = Stream<tokio::net::UnixStream>;
+pub type UnixStream = Stream<tokio_net::UnixStream>;
 
 impl<T> Stream<T> {
     /// Returns a shared reference to the tokio stream.
@@ -278,6 +279,12 @@ impl<T> Stream<T> {
     /// Returns the tokio stream.
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+impl<T> From<T> for Stream<T> {
+    fn from(stream: T) -> Self {
+        Self(stream)
     }
 }
 
@@ -321,58 +328,35 @@ impl<T: TokioWrite + Unpin> AsyncWrite for Stream<T> {
 }
 
 /// A TCP listener registered with a tokio runtime.
-#[derive(Debug)]
-pub struct TcpListener(tokio::net::TcpListener);
-
-impl TcpListener {
-    /// Must run inside a tokio runtime context.
-    fn from_std(listener: StdTcpListener) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        tokio::net::TcpListener::from_std(listener).map(Self)
-    }
-}
-
-impl tramline_rt::Listener for TcpListener {
-    type Stream = TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.0.accept().await?;
-        // A latency hint only: if the peer is already gone the first read
-        // reports it, so this must not fail the accept loop.
-        let _ = stream.set_nodelay(true);
-        Ok((Stream(stream), addr))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
+pub type TcpListener = tramline_rt::TcpListener<tokio_net::TcpListener, Net, TcpStream>;
 /// A Unix domain socket listener registered with a tokio runtime.
 #[cfg(unix)]
-#[derive(Debug)]
-pub struct UnixListener(tokio::net::UnixListener);
+pub type UnixListener = tramline_rt::UnixListener<tokio_net::UnixListener, Net, UnixStream>;
 
-#[cfg(unix)]
-impl UnixListener {
-    /// Must run inside a tokio runtime context.
-    fn from_std(listener: StdUnixListener) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        tokio::net::UnixListener::from_std(listener).map(Self)
+/// tokio's accept verbs, for [`TcpListener`] and [`UnixListener`].
+#[derive(Debug)]
+pub enum Net {}
+
+impl Accept<tokio_net::TcpListener> for Net {
+    type Socket = tokio_net::TcpStream;
+    type Peer = SocketAddr;
+
+    fn accept(
+        listener: &tokio_net::TcpListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, SocketAddr)>> + Send {
+        listener.accept()
     }
 }
 
 #[cfg(unix)]
-impl tramline_rt::Listener for UnixListener {
-    type Stream = UnixStream;
+impl Accept<tokio_net::UnixListener> for Net {
+    type Socket = tokio_net::UnixStream;
+    type Peer = tokio_net::unix::SocketAddr;
 
-    async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, _) = self.0.accept().await?;
-        Ok((Stream(stream), tramline_rt::UNIX_PEER))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(tramline_rt::UNIX_PEER)
+    fn accept(
+        listener: &tokio_net::UnixListener,
+    ) -> impl Future<Output = io::Result<(Self::Socket, Self::Peer)>> + Send {
+        listener.accept()
     }
 }
 
@@ -381,7 +365,6 @@ mod tests {
     use super::*;
     use tramline_rt::conformance::*;
 
-    use std::sync::Mutex;
     use std::sync::mpsc;
     use std::thread;
 
@@ -444,52 +427,26 @@ mod tests {
 
     #[test]
     fn tokio_local_runs_each_worker_on_its_own_thread() {
-        let rt = TokioLocal::new(2);
-        assert_eq!(rt.listeners(), 2);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let handle = rt.clone();
-        rt.run(move |i| {
-            let (log, rt) = (log.clone(), handle.clone());
-            async move {
-                let me = thread::current();
-                // A spawned task stays on the worker's thread.
-                let (tx, rx) = mpsc::channel();
-                rt.spawn(async move { tx.send(thread::current().id()).unwrap() });
-                let mut spawned_on = None;
-                for _ in 0..1000 {
-                    if let Ok(id) = rx.try_recv() {
-                        spawned_on = Some(id);
-                        break;
-                    }
-                    rt.sleep(Duration::from_millis(10)).await;
-                }
-                let name = me.name().map(str::to_owned);
-                log.lock().unwrap().push((i, me.id(), name, spawned_on));
-                Ok(())
-            }
-        })
-        .unwrap();
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|entry| entry.0);
-        assert_eq!(seen.len(), 2);
-        assert_ne!(seen[0].1, seen[1].1);
-        for (i, id, name, spawned_on) in &seen {
-            assert_eq!(
-                name.as_deref(),
-                Some(format!("tramline-tokio-{i}").as_str())
-            );
-            assert_eq!(spawned_on.as_ref(), Some(id));
-        }
+        runs_each_worker_on_its_own_thread(TokioLocal::new(2), "tramline-tokio");
     }
 
     #[test]
     fn tokio_local_workers_accept_on_their_own_listeners() {
-        let seen = workers_accept_on_their_own_listeners(TokioLocal::new(2), |stream| {
+        workers_accept_on_their_own_listeners(TokioLocal::new(2), "tramline-tokio", |stream| {
             assert!(stream.get_ref().nodelay()?);
             Ok(())
         });
-        let want = ["tramline-tokio-0", "tramline-tokio-1"].map(|n| Some(n.to_owned()));
-        assert_eq!(seen, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn tokio_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(Tokio::with_workers(1));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn tokio_local_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(TokioLocal::new(1));
     }
 }

@@ -37,6 +37,8 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 #[cfg(unix)]
+use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(unix)]
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -45,9 +47,10 @@ use std::time::Duration;
 use compio::BufResult;
 use compio::buf::IntoInner;
 use compio::driver::{OpCode, SharedFd, ToSharedFd, op};
+use compio::net as compio_net;
 use compio::runtime::Submit;
 use send_wrapper::SendWrapper;
-use tramline_rt::Runtime;
+use tramline_rt::{Accept, Runtime};
 
 /// Submission queue entries per ring: compio's default, which fits in the
 /// 8 MiB of locked memory a default `ulimit -l` allows many times over.
@@ -199,16 +202,20 @@ impl Runtime for Uring {
     fn sleep(&self, duration: Duration) -> Self::Sleep {
         // compio's sleep is an `async fn` (an unnameable type), so it is
         // boxed; the engine keeps one sleep per connection, not per request.
-        Sleep(SendWrapper::new(Box::pin(compio::time::sleep(duration))))
+        Sleep::new(SendWrapper::new(Box::pin(compio::time::sleep(duration))))
     }
 
     fn listener(&self, listener: StdTcpListener) -> io::Result<Self::Listener> {
-        compio::net::TcpListener::from_std(listener).map(|l| TcpListener(SendWrapper::new(l)))
+        TcpListener::new(listener, |l| {
+            compio_net::TcpListener::from_std(l).map(SendWrapper::new)
+        })
     }
 
     #[cfg(unix)]
     fn unix_listener(&self, listener: StdUnixListener) -> io::Result<Self::UnixListener> {
-        compio::net::UnixListener::from_std(listener).map(|l| UnixListener(SendWrapper::new(l)))
+        UnixListener::new(listener, |l| {
+            compio_net::UnixListener::from_std(l).map(SendWrapper::new)
+        })
     }
 
     /// Runs `future` on a fresh ring on the calling thread (for `main` and
@@ -245,26 +252,7 @@ impl Runtime for Uring {
 }
 
 /// The future returned by [`Runtime::sleep`] on [`Uring`].
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping it cancels the timer.
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Sleep(SendWrapper<Pin<Box<dyn Future<Output = ()>>>>);
-
-impl std::fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sleep")
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
+pub type Sleep = tramline_rt::Sleep<SendWrapper<Pin<Box<dyn Future<Output = ()>>>>>;
 
 /// How long a dropped stream may keep sending what it had buffered.
 const LINGER: Duration = Duration::from_secs(5);
@@ -291,8 +279,8 @@ impl std::fmt::Debug for Socket {
 }
 
 impl Socket {
-    fn new(socket: &impl ToSharedFd<socket2::Socket>) -> Stream {
-        Stream::new(Self(SendWrapper::new(socket.to_shared_fd())))
+    fn new(socket: &impl ToSharedFd<socket2::Socket>) -> Self {
+        Self(SendWrapper::new(socket.to_shared_fd()))
     }
 
     /// Returns the socket itself.
@@ -317,6 +305,14 @@ impl Socket {
 /// An operation on a [`Socket`], submitted to its worker's ring on first
 /// poll, and what its result becomes.
 pub struct Op<T: OpCode, O>(SendWrapper<Submit<T>>, fn(BufResult<usize, T>) -> O);
+
+#[cfg(unix)]
+impl AsFd for Socket {
+    /// Panics if called on another thread than the one that accepted it.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
 
 impl<T: OpCode, O> std::fmt::Debug for Op<T, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -365,53 +361,57 @@ impl tramline_rt::completion::Completion for Socket {
 }
 
 /// A TCP listener on a [`Uring`] worker's ring.
+pub type TcpListener = tramline_rt::TcpListener<SendWrapper<compio_net::TcpListener>, Net, Stream>;
+/// A Unix domain socket listener on a [`Uring`] worker's ring.
+#[cfg(unix)]
+pub type UnixListener =
+    tramline_rt::UnixListener<SendWrapper<compio_net::UnixListener>, Net, Stream>;
+
+/// compio's accept verbs, for [`TcpListener`] and [`UnixListener`].
+///
+/// # Cancel safety
+///
+/// An accept is an io_uring operation: dropping it cancels it, and a
+/// connection the kernel had accepted just before the cancel is closed.
+/// The server drops an accept only when it stops accepting.
 #[derive(Debug)]
-pub struct TcpListener(SendWrapper<compio::net::TcpListener>);
+pub enum Net {}
 
-impl tramline_rt::Listener for TcpListener {
-    type Stream = Stream;
+impl Accept<SendWrapper<compio_net::TcpListener>> for Net {
+    type Socket = Socket;
+    type Peer = SocketAddr;
 
-    /// # Cancel safety
-    ///
-    /// The accept is an io_uring operation: dropping it cancels it, and a
-    /// connection the kernel had accepted just before the cancel is closed.
-    /// The server drops an accept only when it stops accepting.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send {
-        let listener = &*self.0;
-        SendWrapper::new(async move {
-            let (stream, addr) = listener.accept().await?;
-            // A latency hint only: if the peer is already gone the first
-            // read reports it, so this must not fail the accept loop.
-            let _ = stream.set_nodelay(true);
-            Ok((Socket::new(&stream), addr))
-        })
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+    fn accept(
+        listener: &SendWrapper<compio_net::TcpListener>,
+    ) -> impl Future<Output = io::Result<(Socket, SocketAddr)>> + Send {
+        on_ring(listener.accept())
     }
 }
 
-/// A Unix domain socket listener on a [`Uring`] worker's ring.
 #[cfg(unix)]
-#[derive(Debug)]
-pub struct UnixListener(SendWrapper<compio::net::UnixListener>);
+impl Accept<SendWrapper<compio_net::UnixListener>> for Net {
+    type Socket = Socket;
+    type Peer = socket2::SockAddr;
 
-#[cfg(unix)]
-impl tramline_rt::Listener for UnixListener {
-    type Stream = Stream;
-
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send {
-        let listener = &*self.0;
-        SendWrapper::new(async move {
-            let (stream, _) = listener.accept().await?;
-            Ok((Socket::new(&stream), tramline_rt::UNIX_PEER))
-        })
+    fn accept(
+        listener: &SendWrapper<compio_net::UnixListener>,
+    ) -> impl Future<Output = io::Result<(Socket, Self::Peer)>> + Send {
+        on_ring(listener.accept())
     }
+}
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(tramline_rt::UNIX_PEER)
-    }
+/// Makes a compio accept, `!Send` like everything on the ring, the `Send`
+/// future [`Accept`] asks for, yielding a [`Socket`].
+fn on_ring<S, P>(
+    accept: impl Future<Output = io::Result<(S, P)>>,
+) -> impl Future<Output = io::Result<(Socket, P)>> + Send
+where
+    S: ToSharedFd<socket2::Socket>,
+{
+    SendWrapper::new(async move {
+        let (stream, peer) = accept.await?;
+        Ok((Socket::new(&stream), peer))
+    })
 }
 
 #[cfg(test)]
@@ -443,9 +443,16 @@ mod tests {
 
     #[test]
     fn uring_workers_accept_on_their_own_listeners() {
-        let seen = workers_accept_on_their_own_listeners(Uring::new(2), |_| Ok(()));
-        let want = ["tramline-uring-0", "tramline-uring-1"].map(|n| Some(n.to_owned()));
-        assert_eq!(seen, want);
+        workers_accept_on_their_own_listeners(Uring::new(2), "tramline-uring", |stream| {
+            assert!(stream.get_ref().get_ref().tcp_nodelay()?);
+            Ok(())
+        });
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn uring_echoes_over_a_unix_socket() {
+        echoes_over_a_unix_socket(Uring::new(1));
     }
 
     #[test]
