@@ -21,7 +21,7 @@ use super::pool::SCRATCH;
 use super::scan::HeadScan;
 #[cfg(feature = "http2")]
 use crate::proto::H2_PREFACE_HEAD;
-use crate::proto::call::{Answer, Then, call, echoed, plain_response, settle};
+use crate::proto::call::{Settled, Then, call, echoed, plain_response, settle};
 use crate::proto::clock::Clock;
 use crate::proto::shutdown::Ask;
 use crate::proto::upgrade::{Callback, CanUpgrade, Upgraded};
@@ -239,18 +239,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             // The app's future is built where it is awaited, so it takes its
             // room once. With a body to pump beside it, it goes on the heap:
             // the connection's future is sized for the common case.
-            let called = match &mut reader {
+            let mut response = match &mut reader {
                 None => call(&*ctx.service, req, peer).await,
                 Some(reader) => {
                     let called = call(&*ctx.service, req, peer);
                     Box::pin(reader.pump_while(&mut self.io, clock, called)).await
                 }
             };
-            let Answer {
-                mut response,
-                then,
-                upgrade,
-            } = settle(called, can_upgrade, ctx.peer);
+            let Settled { then, upgrade } = settle(&mut response, can_upgrade, ctx.peer);
             if let Some(callback) = upgrade {
                 // Written, then the connection is handed over (see `serve`).
                 exchange.is_head = false;

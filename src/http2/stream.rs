@@ -17,7 +17,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::limit;
-use crate::proto::call::{Answer, call, echoed, panic_message, plain_response, settle};
+use crate::proto::call::{call, echoed, panic_message, plain_response, settle};
 use crate::proto::clock::Budget;
 use crate::proto::{Connection, Reject, Timer};
 use crate::vocab::body::Inner;
@@ -138,13 +138,13 @@ pub(super) async fn serve<T: Timer, S: Service>(
             called.as_mut().poll(cx).map(Some)
         })
         .await;
-        let Some(outcome) = outcome else {
+        let Some(mut response) = outcome else {
             tracing::trace!(peer = %ctx.peer, "HTTP/2 stream reset by the client");
             return;
         };
         // The connection goes on whatever the answer (HTTP/2 closes the
         // stream, not the connection), and there are no upgrades.
-        let Answer { mut response, .. } = settle(outcome, false, ctx.peer);
+        settle(&mut response, false, ctx.peer);
         if matches!(response.body().inner_ref(), Inner::Incoming(_)) {
             // An echo: the app answers with its own request body, read
             // whole (with the pump running) under its limit, as HTTP/1.1
