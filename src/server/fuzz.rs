@@ -13,8 +13,8 @@ use futures_lite::future::block_on;
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use super::protocol::serve_in_memory;
-use crate::Router;
 use crate::extract::Path;
+use crate::routing::Router;
 use crate::routing::{get, post};
 
 /// Serves `data` as everything a client sends on one connection, delivered

@@ -16,7 +16,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tramline_rt::Runtime;
 
-use crate::Router;
+use crate::routing::Router;
 
 use crate::proto::shutdown::Signal;
 use crate::vocab::service::Service;
@@ -573,7 +573,7 @@ impl<R: Runtime> Server<R> {
     /// server.serve(app)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn trusted_proxies(&mut self, proxies: crate::TrustedProxies) -> &mut Self {
+    pub fn trusted_proxies(&mut self, proxies: crate::proto::proxy::TrustedProxies) -> &mut Self {
         self.config.trusted_proxies = proxies;
         self
     }

@@ -6,8 +6,6 @@ use std::fmt;
 
 use http::StatusCode;
 
-use super::response::{IntoResponse, Response, plain_text};
-
 /// A boxed error that can cross threads.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -240,23 +238,16 @@ pub(crate) fn reason(status: StatusCode) -> String {
         .to_ascii_lowercase()
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl Error {
+    /// The status, the message and the cause, for the response the error
+    /// becomes (see `vocab::response`).
+    pub(crate) fn into_parts(self) -> (StatusCode, Cow<'static, str>, Option<BoxError>) {
         let Inner {
             status,
             message,
             source,
         } = *self.inner;
-        if status.is_server_error() {
-            match &source {
-                Some(source) => {
-                    tracing::error!(%status, %message, error = %source, "request failed")
-                }
-                None => tracing::error!(%status, %message, "request failed"),
-            }
-            return plain_text(status, reason(status));
-        }
-        plain_text(status, message.into_owned())
+        (status, message, source)
     }
 }
 
@@ -281,6 +272,7 @@ impl fmt::Debug for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::response::IntoResponse;
     use futures_lite::future::block_on;
 
     #[test]

@@ -9,6 +9,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::body::Body;
+use super::error::{Error, reason};
 
 /// An HTTP response as tramline sends it.
 pub type Response<B = Body> = http::Response<B>;
@@ -239,6 +240,25 @@ where
             }
             Err(error) => invalid_header(&error),
         }
+    }
+}
+
+/// An [`Error`] answers with its status and message as `text/plain`; a
+/// `5xx` sends only its status's reason, and logs the message and the
+/// cause instead.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, message, source) = self.into_parts();
+        if status.is_server_error() {
+            match &source {
+                Some(source) => {
+                    tracing::error!(%status, %message, error = %source, "request failed")
+                }
+                None => tracing::error!(%status, %message, "request failed"),
+            }
+            return plain_text(status, reason(status));
+        }
+        plain_text(status, message.into_owned())
     }
 }
 
