@@ -470,6 +470,49 @@ fn curl_gets_a_range<R: Runtime>(rt: R) {
     assert_eq!(body, "2345");
 }
 
+/// ServeDir with precompressed variants says `vary: accept-encoding`
+/// itself; under `Compression`, which compresses what has no variant, the
+/// response still says it once.
+// Regression: issue 21, bug 2.
+#[cfg(feature = "compression")]
+mod under_compression {
+    use super::*;
+
+    fn says_vary_once<R: Runtime>(rt: R) {
+        let dir = TempDir::new("static-vary");
+        let root = make_tree(&dir.0);
+        std::fs::write(root.join("long.txt"), "all work and no play ".repeat(200)).unwrap();
+        let app = app(&root).layer(tramline::middleware::Compression::new());
+        let server = TestServer::start(rt, app);
+        let mut client = server.connect();
+        for accept in ["gzip", "identity"] {
+            let res = case("GET", "/static/long.txt", 200)
+                .header("accept-encoding", accept)
+                .run(&mut client);
+            let vary: Vec<&str> = res
+                .headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("vary"))
+                .map(|(_, value)| value.as_str())
+                .collect();
+            assert_eq!(vary, ["accept-encoding"], "{accept}");
+        }
+        // A precompressed variant goes out as it is, saying it once too.
+        let res = case("GET", "/static/style.css", 200)
+            .header("accept-encoding", "gzip")
+            .expect("content-encoding", "gzip")
+            .body("GZ")
+            .run(&mut client);
+        let varies = res
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("vary"));
+        assert_eq!(varies.count(), 1);
+    }
+
+    on_every_runtime_and_protocol!(says_vary_once);
+}
+
 on_every_runtime_and_protocol!(
     serves_the_case_table,
     serves_multiple_ranges_as_multipart,

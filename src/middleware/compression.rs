@@ -216,9 +216,13 @@ impl Middleware for Compression {
                 return res;
             }
             let (mut parts, body) = res.into_parts();
-            parts
-                .headers
-                .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+            // A handler (ServeDir with precompressed files) may have said so
+            // already: say it once.
+            if !varies_on_accept_encoding(&parts.headers) {
+                parts
+                    .headers
+                    .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+            }
             let Some(encoding) = encoding else {
                 return Response::from_parts(parts, body);
             };
@@ -296,6 +300,17 @@ impl AsyncBufRead for BodyReader {
     fn consume(mut self: Pin<&mut Self>, amt: usize) {
         let _ = self.chunk.split_to(amt);
     }
+}
+
+/// Whether the response's `Vary` already covers `Accept-Encoding`: it
+/// names it, or it is `*` (RFC 9110 §12.5.5), in any of its fields.
+fn varies_on_accept_encoding(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::VARY)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|name| name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding"))
 }
 
 impl AsyncRead for BodyReader {
@@ -403,6 +418,66 @@ mod tests {
                     "{encoding} {path}"
                 );
             }
+        }
+    }
+
+    // Regression: issue 21, bug 2 (ServeDir under Compression sent
+    // `vary: accept-encoding` twice).
+    #[test]
+    fn vary_names_accept_encoding_once() {
+        let text = "all work and no play ".repeat(100);
+        let client = TestClient::new(
+            Router::new()
+                .route(
+                    "/said",
+                    get({
+                        let text = text.clone();
+                        move || {
+                            let text = text.clone();
+                            async move { ([(header::VARY, "Origin, Accept-Encoding")], text) }
+                        }
+                    }),
+                )
+                .route(
+                    "/star",
+                    get({
+                        let text = text.clone();
+                        move || {
+                            let text = text.clone();
+                            async move { ([(header::VARY, "*")], text) }
+                        }
+                    }),
+                )
+                .route(
+                    "/origin",
+                    get(move || {
+                        let text = text.clone();
+                        async move { ([(header::VARY, "origin")], text) }
+                    }),
+                )
+                .layer(Compression::new()),
+        );
+        let vary = |path: &str, accept: &str| -> Vec<String> {
+            let res = client.get(path).header("accept-encoding", accept).send();
+            res.assert_status(200);
+            res.headers()
+                .get_all(header::VARY)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        for accept in ["gzip", "identity"] {
+            assert_eq!(
+                vary("/said", accept),
+                ["Origin, Accept-Encoding"],
+                "{accept}"
+            );
+            assert_eq!(vary("/star", accept), ["*"], "{accept}");
+            assert_eq!(
+                vary("/origin", accept),
+                ["origin", "accept-encoding"],
+                "{accept}"
+            );
         }
     }
 
