@@ -21,13 +21,14 @@ use super::pool::SCRATCH;
 use super::scan::HeadScan;
 #[cfg(feature = "http2")]
 use crate::proto::H2_PREFACE_HEAD;
-use crate::proto::call::{Settled, Then, call, echoed, plain_response, settle};
+use crate::proto::call::{Settled, Then, call, echoed, settle};
 use crate::proto::clock::Clock;
 use crate::proto::shutdown::Ask;
 use crate::proto::upgrade::{Callback, CanUpgrade, Upgraded};
 use crate::proto::{Config, Connection, Reject, Timer};
 use crate::vocab::Request;
 use crate::vocab::body::Inner;
+use crate::vocab::response::plain_text;
 use crate::vocab::service::Service;
 
 /// [`Exit::Closed`], for a `?`-less close that succeeded.
@@ -389,7 +390,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         clock: &mut Clock<'_, T>,
     ) -> io::Result<()> {
         tracing::debug!(status = %reject.status, reason = reject.reason, "rejecting request");
-        let response = plain_response(reject.status, reject.reason);
+        let response = plain_text(reject.status, reject.reason);
         let exchange = Exchange {
             is_head: false,
             version: Version::HTTP_11,

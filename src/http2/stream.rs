@@ -17,11 +17,12 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use super::limit;
-use crate::proto::call::{call, echoed, panic_message, plain_response, settle};
+use crate::proto::call::{call, echoed, panic_message, settle};
 use crate::proto::clock::Budget;
 use crate::proto::{Connection, Reject, Timer};
 use crate::vocab::body::Inner;
 use crate::vocab::incoming::{self, Pump};
+use crate::vocab::response::plain_text;
 use crate::vocab::service::Service;
 use crate::vocab::{Body, Request, Response};
 
@@ -96,7 +97,7 @@ pub(super) async fn serve<T: Timer, S: Service>(
         let _ = send(
             ctx,
             &mut respond,
-            plain_response(reject.status, reject.reason),
+            plain_text(reject.status, reject.reason),
             false,
         )
         .await;

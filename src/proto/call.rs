@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::upgrade::{Callback, take_callback};
+use crate::vocab::response::plain_text;
 use crate::vocab::service::Service;
 use crate::vocab::{Body, BodyError, Request, Response};
 
@@ -91,11 +92,6 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "non-string panic payload".to_owned()
     }
-}
-
-/// A short plain-text response, as every engine-made error is.
-pub(crate) fn plain_response(status: StatusCode, reason: &'static str) -> Response {
-    crate::vocab::response::plain_text(status, reason)
 }
 
 /// The mark on the `500` that stands in for the response of an app that
@@ -195,9 +191,9 @@ pub(crate) fn echoed(
     match collected {
         Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
         Err(e) if e.is_too_large() => {
-            plain_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            plain_text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
         }
-        Err(_) => plain_response(StatusCode::BAD_REQUEST, "invalid request body"),
+        Err(_) => plain_text(StatusCode::BAD_REQUEST, "invalid request body"),
     }
 }
 
@@ -214,7 +210,7 @@ pub(crate) enum Then {
 }
 
 fn internal_error() -> Response {
-    plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+    plain_text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
 }
 
 #[cfg(test)]
